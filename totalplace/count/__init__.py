@@ -1,0 +1,1 @@
+"""The high-level count: apportionment by drivers, source precedence, consolidation."""

@@ -1,0 +1,94 @@
+"""What a count returns: figures with their basis, driver and source, ready for any output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+#: Columns of CountResult.rows (one row per agency type x function x basis x driver x source).
+COUNT_ROW_COLUMNS = (
+    "agency_type", "function_code", "function", "basis", "driver", "source_id", "release",
+    "amount_pence",
+)
+#: Columns of CountResult.districts (the place's districts with their share of the count).
+DISTRICT_COLUMNS = ("area_code", "area_name", "region_code", "population", "amount_pence")
+
+
+@dataclass
+class CountResult:
+    """A high-level count for one place and year.
+
+    ``rows``: the count by agency type and function (amounts in pence, exact).
+    ``districts``: the count by district of the place (same total).
+    ``reported_by_councils``: councils' own outturn (RS) for the place, shown beside the count
+    ("of which reported by councils"); ``None`` where the year has no outturn in the store.
+    ``caveats``: sentences a person must read with the figures (missing data, driver years).
+    """
+
+    place_name: str
+    place_codes: tuple[str, ...]
+    year: str
+    population: int
+    population_year: int
+    release: str
+    rows: pd.DataFrame
+    districts: pd.DataFrame
+    reported_by_councils: pd.DataFrame | None = None
+    caveats: list[str] = field(default_factory=list)
+
+    @property
+    def total_pence(self) -> int:
+        return int(self.rows["amount_pence"].sum()) if len(self.rows) else 0
+
+    @property
+    def total_gbp(self) -> float:
+        return self.total_pence / 100
+
+    @property
+    def per_head_gbp(self) -> float | None:
+        return self.total_gbp / self.population if self.population else None
+
+    def by(self, column: str) -> pd.DataFrame:
+        """Totals by one column of ``rows`` (e.g. 'agency_type'), largest first."""
+        out = self.rows.groupby(column, dropna=False, as_index=False)["amount_pence"].sum()
+        return out.sort_values("amount_pence", ascending=False, ignore_index=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """One JSON-able object (the CLI's ``--format json``)."""
+        rows = [
+            {
+                "agency_type": r.agency_type,
+                "function_code": r.function_code,
+                "function": r.function,
+                "basis": r.basis,
+                "driver": r.driver,
+                "source_id": r.source_id,
+                "release": r.release,
+                "amount_gbp": r.amount_pence / 100,
+            }
+            for r in self.rows.itertuples()
+        ]
+        councils = None
+        if self.reported_by_councils is not None:
+            councils = {
+                "total_gbp": int(self.reported_by_councils["amount_pence"].sum()) / 100,
+                "rows": [
+                    {k: (v / 100 if k == "amount_pence" else v) for k, v in r.items()}
+                    for r in self.reported_by_councils.to_dict("records")
+                ],
+            }
+        return {
+            "place": self.place_name,
+            "districts": list(self.place_codes),
+            "year": self.year,
+            "release": self.release,
+            "population": self.population,
+            "population_year": self.population_year,
+            "total_gbp": self.total_gbp,
+            "per_head_gbp": self.per_head_gbp,
+            "rows": rows,
+            "reported_by_councils": councils,
+            "caveats": self.caveats,
+        }

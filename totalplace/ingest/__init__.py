@@ -1,0 +1,1 @@
+"""Ingest: one adapter per published format behind one seam, and the pipeline that writes."""

@@ -1,0 +1,226 @@
+"""The store: the only module that talks to DuckDB.
+
+One DuckDB file in the workspace holds the ledger, the quarantine, the ingest batches and the
+reference tables (population, districts, crosswalks). Every ingest batch is written in one
+transaction, so a killed ingest leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from totalplace.errors import StoreError
+from totalplace.ledger.schema import LEDGER_FIELDS, QUARANTINE_FIELDS
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Batch:
+    """One ingested file: what was read and where each row went."""
+
+    batch_id: str
+    source_id: str
+    file: str
+    content_sha256: str
+    adapter: str
+    target: str
+    rows_read: int
+    rows_ledger: int
+    rows_quarantined: int
+    amount_pence: int
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _ddl(table: str, fields: Any) -> str:
+    cols = ", ".join(f'"{f.name}" {f.sql}' for f in fields)
+    return f"CREATE TABLE IF NOT EXISTS {table} ({cols})"
+
+
+_BATCHES_DDL = """
+CREATE TABLE IF NOT EXISTS batches (
+  batch_id VARCHAR PRIMARY KEY, source_id VARCHAR, file VARCHAR, content_sha256 VARCHAR,
+  adapter VARCHAR, target VARCHAR, rows_read BIGINT, rows_ledger BIGINT,
+  rows_quarantined BIGINT, amount_pence BIGINT, skipped VARCHAR, notes VARCHAR,
+  ingested_at TIMESTAMP DEFAULT current_timestamp)
+"""
+
+_POPULATION_DDL = """
+CREATE TABLE IF NOT EXISTS population (
+  area_code VARCHAR, area_name VARCHAR, mid_year INTEGER, age INTEGER, persons BIGINT,
+  source_id VARCHAR, batch_id VARCHAR)
+"""
+
+
+class Store:
+    """A DuckDB file holding the ledger and the reference tables."""
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    # -- connection -------------------------------------------------------------------------
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            if self.read_only and not self.path.exists():
+                raise StoreError(
+                    f"no workspace store at {self.path}: run `totalplace build` first"
+                )
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._con = duckdb.connect(str(self.path), read_only=self.read_only)
+            except duckdb.Error as exc:
+                raise StoreError(
+                    f"the workspace store {self.path} cannot be opened ({exc}); "
+                    "rebuild it from the sources with `totalplace build --rebuild`"
+                ) from exc
+            if not self.read_only:
+                self.init_schema()
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def init_schema(self) -> None:
+        con = self.con
+        con.execute(_ddl("ledger", LEDGER_FIELDS))
+        con.execute(_ddl("quarantine", QUARANTINE_FIELDS))
+        con.execute(_BATCHES_DDL)
+        con.execute(_POPULATION_DDL)
+        con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    # -- checks -------------------------------------------------------------------------------
+    def check(self) -> list[str]:
+        """Problems with the store (missing tables, batches whose rows do not add up)."""
+        problems: list[str] = []
+        tables = set(self.tables())
+        for t in ("ledger", "quarantine", "batches", "population"):
+            if t not in tables:
+                problems.append(f"table {t} is missing")
+        if problems:
+            return problems
+        bad = self.query(
+            """SELECT b.batch_id, b.file, b.rows_ledger, count(l.row) AS n
+               FROM batches b LEFT JOIN ledger l USING (batch_id)
+               WHERE b.target = 'ledger' GROUP BY ALL HAVING count(l.row) <> b.rows_ledger"""
+        )
+        problems += [
+            f"batch {r.batch_id} ({r.file}) records {r.rows_ledger} ledger rows but has {r.n}"
+            for r in bad.itertuples()
+        ]
+        return problems
+
+    # -- writes ------------------------------------------------------------------------------
+    def has_content(self, content_sha256: str, adapter: str) -> str | None:
+        """The batch id that already holds a file with this content, if any (idempotency)."""
+        row = self.con.execute(
+            "SELECT batch_id FROM batches WHERE content_sha256 = ? AND adapter = ?",
+            [content_sha256, adapter],
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def write_batch(
+        self,
+        batch: Batch,
+        rows: pd.DataFrame,
+        quarantine: pd.DataFrame,
+        replace_source_file: bool = True,
+    ) -> None:
+        """Write one batch atomically: ledger (or reference) rows, quarantine, batch record.
+
+        With ``replace_source_file`` an earlier batch of the same source and file name is
+        removed in the same transaction (a corrected file replaces its predecessor).
+        """
+        with self.transaction() as con:
+            if replace_source_file:
+                old = [
+                    r[0]
+                    for r in con.execute(
+                        "SELECT batch_id FROM batches WHERE source_id = ? AND file = ?",
+                        [batch.source_id, batch.file],
+                    ).fetchall()
+                ]
+                for bid in old:
+                    self._delete_batch(con, bid)
+            if len(rows):
+                con.register("_rows", rows)
+                cols = ", ".join(f'"{c}"' for c in rows.columns)
+                con.execute(f"INSERT INTO {batch.target} ({cols}) SELECT {cols} FROM _rows")
+                con.unregister("_rows")
+            if len(quarantine):
+                con.register("_q", quarantine)
+                cols = ", ".join(f'"{c}"' for c in quarantine.columns)
+                con.execute(f"INSERT INTO quarantine ({cols}) SELECT {cols} FROM _q")
+                con.unregister("_q")
+            d = asdict(batch)
+            d["skipped"] = json.dumps(batch.skipped)
+            d["notes"] = json.dumps(batch.notes)
+            keys = list(d)
+            con.execute(
+                f"INSERT INTO batches ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})",
+                [d[k] for k in keys],
+            )
+
+    def _delete_batch(self, con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
+        target = con.execute(
+            "SELECT target FROM batches WHERE batch_id = ?", [batch_id]
+        ).fetchone()
+        if target is not None:
+            con.execute(f"DELETE FROM {target[0]} WHERE batch_id = ?", [batch_id])
+        con.execute("DELETE FROM quarantine WHERE batch_id = ?", [batch_id])
+        con.execute("DELETE FROM batches WHERE batch_id = ?", [batch_id])
+
+    def replace_table(self, table: str, frame: pd.DataFrame) -> None:
+        """(Re)create a reference table from a frame, atomically."""
+        if not table.isidentifier():
+            raise ValueError(f"bad table name {table!r}")
+        with self.transaction() as con:
+            con.register("_frame", frame)
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+            con.unregister("_frame")
+
+    # -- reads --------------------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        return [r[0] for r in self.con.execute("SHOW TABLES").fetchall()]
+
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a read query and return a DataFrame."""
+        return self.con.execute(sql, params or []).df()
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in self.tables():
+            raise StoreError(f"the store has no table {name!r}: run `totalplace build`")
+        return self.query(f"SELECT * FROM {name}")
