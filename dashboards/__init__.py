@@ -1,0 +1,1 @@
+"""The totalplace dashboard (Dash Pages): ``dashboards.app:create_app`` / ``create_server``."""

@@ -1,0 +1,1 @@
+"""Pure figure builders: DataFrame (+ GeoJSON) -> plotly Figure. No Dash, no I/O."""

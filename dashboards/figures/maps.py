@@ -1,0 +1,131 @@
+"""Choropleth maps of districts, drawn with MapLibre on a white background (no tiles: offline)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from dashboards.figures.breakdown import FONT, OKABE_ITO, empty_figure
+from dashboards.figures.money import format_gbp
+
+#: Size the map is drawn at; the zoom is fitted to it.
+MAP_WIDTH, MAP_HEIGHT = 720, 520
+
+
+def district_choropleth(
+    frame: pd.DataFrame,
+    geojson: dict[str, Any],
+    value_column: str,
+    label: str,
+    *,
+    id_column: str = "area_code",
+    name_column: str = "area_name",
+    highlight_column: str = "in_place",
+) -> go.Figure:
+    """Districts coloured by ``value_column`` (pounds), the place's districts outlined.
+
+    ``frame``: one row per district with ``id_column`` (GSS code, matching the GeoJSON feature
+    ``id``), ``name_column``, ``value_column`` and a boolean ``highlight_column``. Only the
+    features of the frame's districts are sent to the browser. Hover shows the name and the value
+    formatted in pounds.
+    """
+    if frame.empty:
+        return empty_figure("No districts to map.")
+    codes = set(frame[id_column].astype(str))
+    features = [f for f in geojson.get("features", []) if str(f.get("id")) in codes]
+    if not features:
+        return empty_figure("No boundaries found for these districts.")
+    shapes = {"type": "FeatureCollection", "features": features}
+
+    data = frame.copy()
+    data["_label"] = [format_gbp(v) for v in data[value_column]]
+    centre, zoom = fit_view(shapes, MAP_WIDTH, MAP_HEIGHT)
+    fig = px.choropleth_map(
+        data,
+        geojson=shapes,
+        featureidkey="id",
+        locations=id_column,
+        color=value_column,
+        color_continuous_scale="Cividis",
+        hover_name=name_column,
+        custom_data=["_label"],
+        map_style="white-bg",
+        center=centre,
+        zoom=zoom,
+        opacity=0.9,
+        labels={value_column: label},
+    )
+    fig.update_traces(
+        hovertemplate=f"<b>%{{hovertext}}</b><br>{label}: %{{customdata[0]}}<extra></extra>",
+        marker_line_color="white",
+        marker_line_width=0.8,
+    )
+
+    in_place = data[data[highlight_column].astype(bool)] if highlight_column in data else data[:0]
+    if not in_place.empty:
+        fig.add_trace(
+            go.Choroplethmap(
+                geojson=shapes,
+                featureidkey="id",
+                locations=in_place[id_column].tolist(),
+                z=[1] * len(in_place),
+                colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
+                showscale=False,
+                marker={"line": {"color": OKABE_ITO["vermillion"], "width": 3}},
+                hoverinfo="skip",
+                name="The place",
+            )
+        )
+    fig.update_layout(
+        font=FONT,
+        width=None,
+        height=MAP_HEIGHT,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        coloraxis_colorbar={"title": {"text": label}, "tickprefix": "£", "tickformat": ",.0f"},
+        paper_bgcolor="white",
+    )
+    return fig
+
+
+def _positions(geometry: dict[str, Any]) -> Iterator[tuple[float, float]]:
+    """Every (lon, lat) of a Polygon / MultiPolygon (or any nesting of coordinates)."""
+
+    def walk(c: Any) -> Iterator[tuple[float, float]]:
+        if c and isinstance(c[0], int | float):
+            yield float(c[0]), float(c[1])
+        else:
+            for part in c:
+                yield from walk(part)
+
+    yield from walk(geometry.get("coordinates", []))
+
+
+def fit_view(
+    shapes: dict[str, Any], width: int, height: int, padding: float = 0.35
+) -> tuple[dict[str, float], float]:
+    """Centre and zoom that show every feature in a ``width`` x ``height`` px web-Mercator map."""
+    lons: list[float] = []
+    lats: list[float] = []
+    for f in shapes["features"]:
+        for lon, lat in _positions(f.get("geometry") or {}):
+            lons.append(lon)
+            lats.append(lat)
+    if not lons:
+        return {"lon": -1.5, "lat": 52.8}, 5.0  # England
+
+    def merc(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    west, east, south, north = min(lons), max(lons), min(lats), max(lats)
+    y_mid = (merc(south) + merc(north)) / 2
+    centre = {"lon": (west + east) / 2, "lat": math.degrees(2 * math.atan(math.exp(y_mid)) - math.pi / 2)}
+    lon_span = max(east - west, 1e-3)
+    y_span = max(merc(north) - merc(south), 1e-5)
+    zoom_x = math.log2(width / 512 * 360 / lon_span)
+    zoom_y = math.log2(height / 512 * 2 * math.pi / y_span)
+    return centre, round(min(zoom_x, zoom_y) - padding, 2)

@@ -1,0 +1,81 @@
+"""Build a workspace: reference tables from the mirror, then every catalogue source that has an
+adapter, into the workspace's DuckDB store. Safe to run again: unchanged files are skipped."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from totalplace.config import Settings
+from totalplace.ingest.pipeline import FileReport, ingest_file
+from totalplace.ledger.store import Store
+from totalplace.sources.catalogue import Source, get_source, load_catalogue, locate
+
+#: Called with (step description, steps done, steps total).
+ProgressFn = Callable[[str, int, int], None]
+
+
+def _quiet(_msg: str, _done: int, _total: int) -> None:
+    return None
+
+
+def reference_tables(mirror: Path) -> dict[str, pd.DataFrame]:
+    """The reference tables a count needs, built from mirror files (verified first)."""
+    from totalplace.geography import areas, boundaries, crosswalk
+
+    for sid in ("lad2019_to_utla2019", "lad2018_to_region2018", "la_code_changes",
+                "mysociety_register", "boundaries_uk_admin_2014_2025"):
+        locate(get_source(sid), mirror)
+    changes = pd.read_csv(mirror / get_source("la_code_changes").path, encoding="utf-8-sig")
+    geo = boundaries.to_geojson(boundaries.district_boundaries(mirror, year=2019))
+    upper = boundaries.to_geojson(boundaries.upper_tier_boundaries(mirror, year=2019))
+    return {
+        "districts": areas.districts_2019(mirror),
+        "regions": areas.regions(mirror),
+        "upper_tiers": areas.upper_tiers_2019(mirror),
+        "code_changes": changes,
+        "council_register": crosswalk.council_register(mirror),
+        "geojson": pd.DataFrame(
+            {"level": ["district", "upper_tier"], "value": [json.dumps(geo), json.dumps(upper)]}
+        ),
+    }
+
+
+def adapter_sources() -> list[Source]:
+    """Catalogue sources that have an adapter, in catalogue order."""
+    return [s for s in load_catalogue().values() if s.adapter]
+
+
+def build_workspace(
+    settings: Settings, progress: ProgressFn = _quiet, rebuild: bool = False
+) -> list[FileReport]:
+    """Create or update the workspace store; returns one report per source file."""
+    from totalplace.geography.crosswalk import ecode_to_gss
+
+    mirror = settings.require_mirror()
+    if rebuild and settings.store_path.exists():
+        settings.store_path.unlink()
+        Path(str(settings.store_path) + ".wal").unlink(missing_ok=True)
+    sources = adapter_sources()
+    total = len(sources) + 1
+    reports: list[FileReport] = []
+    with Store(settings.store_path) as store:
+        progress("reference tables (districts, crosswalks, boundaries)", 0, total)
+        for table, frame in reference_tables(mirror).items():
+            store.replace_table(table, frame)
+        options = {"ecode_to_gss": ecode_to_gss(mirror)}
+        for i, source in enumerate(sources, start=1):
+            progress(f"{source.id}: {Path(source.path).name}", i, total)
+            try:
+                path = locate(source, mirror)
+            except Exception as exc:  # a missing or damaged file is reported, the build goes on
+                reports.append(FileReport(Path(source.path).name, source.adapter, "error",
+                                          message=str(exc)))
+                continue
+            reports.append(ingest_file(store, path, source_id=source.id, adapter=source.adapter,
+                                       options=options))
+        progress("done", total, total)
+    return reports

@@ -1,0 +1,270 @@
+"""The command line: thin typer commands; the work happens in the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from totalplace.config import Settings, default_mirror, default_workspace
+from totalplace.errors import TotalPlaceError
+
+app = typer.Typer(help="totalplace: map all public spending in a place.", no_args_is_help=True)
+sources_app = typer.Typer(help="The catalogue of public sources and the data mirror.")
+app.add_typer(sources_app, name="sources")
+console = Console()
+err = Console(stderr=True)
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="Workspace folder (default $TOTALPLACE_WORKSPACE)."),
+]
+MirrorOpt = Annotated[
+    Path | None, typer.Option("--mirror", help="Data mirror folder (default $TOTALPLACE_MIRROR).")
+]
+
+
+def _settings(workspace: Path | None, mirror: Path | None = None) -> Settings:
+    return Settings(
+        workspace=(workspace or default_workspace()).resolve(),
+        mirror=(mirror.resolve() if mirror else default_mirror()),
+    )
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=1)
+
+
+def _gbp(pence: int | float) -> str:
+    return f"£{pence / 100:,.0f}"
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=False)
+
+
+@app.command()
+def build(
+    workspace: WorkspaceOpt = None,
+    mirror: MirrorOpt = None,
+    rebuild: Annotated[bool, typer.Option(help="Delete the store and build from scratch.")] = False,
+) -> None:
+    """Load every catalogue source that has an adapter into the workspace (no serving)."""
+    from totalplace.build import build_workspace
+
+    settings = _settings(workspace, mirror)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("build", total=None)
+
+            def step(msg: str, done: int, total: int) -> None:
+                bar.update(task, description=msg, completed=done, total=total)
+
+            reports = build_workspace(settings, progress=step, rebuild=rebuild)
+    except TotalPlaceError as exc:
+        _fail(exc)
+        return
+    _print_reports(reports)
+    console.print(f"workspace: {settings.store_path}")
+    if any(r.status == "error" for r in reports):
+        raise typer.Exit(code=1)
+
+
+def _print_reports(reports: list) -> None:  # type: ignore[type-arg]
+    table = Table(title="Ingest summary")
+    for col in ("file", "adapter", "status", "rows read", "ledger", "quarantined", "amount"):
+        table.add_column(col, justify="right" if col in ("rows read", "ledger", "quarantined",
+                                                           "amount") else "left")
+    for r in reports:
+        table.add_row(r.file, r.adapter, r.status, f"{r.rows_read:,}", f"{r.rows_ledger:,}",
+                      f"{r.rows_quarantined:,}", f"£{r.amount_gbp:,.0f}")
+    console.print(table)
+    for r in reports:
+        if r.status == "error":
+            err.print(f"[red]{r.message}[/]")
+
+
+@app.command()
+def serve(
+    workspace: WorkspaceOpt = None,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8050,
+    debug: bool = False,
+) -> None:
+    """Serve the dashboard on 127.0.0.1 (build the workspace first)."""
+    from dashboards.app import create_app
+    from totalplace.workspace import Workspace
+
+    settings = _settings(workspace)
+    try:
+        ws = Workspace(settings)
+        problems = ws.store.check()
+    except TotalPlaceError as exc:
+        _fail(exc)
+        return
+    if problems:
+        _fail(TotalPlaceError("damaged workspace: " + "; ".join(problems)
+                              + " — rebuild with `totalplace build --rebuild`"))
+    console.print(f"totalplace dashboard on http://127.0.0.1:{port}/")
+    create_app(ws).run(host="127.0.0.1", port=port, debug=debug)
+
+
+@app.command()
+def count(
+    place: Annotated[str, typer.Option(help="Pilot name, GSS code(s) or place file.")],
+    year: Annotated[str, typer.Option(help="Financial year, e.g. 2010-11.")],
+    workspace: WorkspaceOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+) -> None:
+    """High-level count of identifiable public spend in a place for a year."""
+    from totalplace.ingest.values import normalise_financial_year
+    from totalplace.workspace import Workspace
+
+    try:
+        result = Workspace(_settings(workspace)).count(place, normalise_financial_year(year))
+    except (TotalPlaceError, ValueError) as exc:
+        _fail(exc)
+        return
+    if format == "json":
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        return
+    if format == "csv":
+        result.rows.assign(amount_gbp=result.rows["amount_pence"] / 100).drop(
+            columns="amount_pence").to_csv(sys.stdout, index=False)
+        return
+    table = Table(title=f"{result.place_name} {result.year}: high-level count")
+    for col in ("agency type", "function", "basis", "driver", "amount"):
+        table.add_column(col, justify="right" if col == "amount" else "left")
+    for r in result.rows.itertuples():
+        table.add_row(str(r.agency_type), str(r.function), r.basis, r.driver,
+                      _gbp(r.amount_pence))
+    console.print(table)
+    per_head = result.per_head_gbp or 0
+    console.print(
+        f"[bold]Total {_gbp(result.total_pence)}[/] · population {result.population:,} "
+        f"(mid-{result.population_year}) · £{per_head:,.0f} per head · {result.release}"
+    )
+    if result.reported_by_councils is not None:
+        console.print("of which reported by councils (revenue outturn): "
+                      f"{_gbp(int(result.reported_by_councils['amount_pence'].sum()))}")
+    for c in result.caveats:
+        console.print(f"[dim]• {c}[/]")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files to ingest.")],
+    workspace: WorkspaceOpt = None,
+    adapter: Annotated[str | None, typer.Option(help="Adapter name (default: detect).")] = None,
+    report: Annotated[str, typer.Option(help="table or json.")] = "table",
+    force: bool = False,
+) -> None:
+    """Ingest files into the workspace ledger; every row is counted or quarantined."""
+    from totalplace.ingest.pipeline import ingest_file
+    from totalplace.ledger.store import Store
+
+    settings = _settings(workspace)
+    reports = []
+    with Store(settings.store_path) as store, _progress() as bar:
+        task = bar.add_task("ingest", total=len(paths))
+        for p in paths:
+            bar.update(task, description=p.name)
+            reports.append(ingest_file(store, p, adapter=adapter, force=force))
+            bar.advance(task)
+    if report == "json":
+        sys.stdout.write(json.dumps([r.as_dict() for r in reports], indent=2) + "\n")
+    else:
+        _print_reports(reports)
+    if any(r.status == "error" for r in reports):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def adapters() -> None:
+    """List the registered ingest adapters."""
+    from totalplace.ingest.base import registered_adapters
+
+    table = Table(title="Adapters")
+    for col in ("name", "title", "reads", "target"):
+        table.add_column(col)
+    for a in registered_adapters().values():
+        table.add_row(a.name, a.title, " ".join(a.suffixes), a.target)
+    console.print(table)
+
+
+@app.command()
+def quarantine(workspace: WorkspaceOpt = None, limit: int = 50) -> None:
+    """List quarantined rows: file, line and the reason."""
+    from totalplace.ledger.store import Store
+
+    with Store(_settings(workspace).store_path, read_only=True) as store:
+        df = store.query("SELECT file, row, reason, raw FROM quarantine ORDER BY file, row "
+                         "LIMIT ?", [limit])
+    table = Table(title=f"Quarantine (first {limit})")
+    for col in ("file", "line", "reason", "raw"):
+        table.add_column(col)
+    for r in df.itertuples():
+        table.add_row(r.file, f"{r.row:,}", r.reason, str(r.raw)[:80])
+    console.print(table)
+
+
+@app.command()
+def schema() -> None:
+    """Print the ledger schema (one definition, used everywhere)."""
+    from totalplace.ledger.schema import schema_markdown
+
+    console.print(schema_markdown())
+
+
+@sources_app.command("list")
+def sources_list(mirror: MirrorOpt = None) -> None:
+    """List catalogued sources and whether the mirror has each, verified."""
+    from totalplace.sources.catalogue import load_catalogue, sha256_file
+
+    m = mirror or default_mirror()
+    table = Table(title=f"Sources (mirror: {m})")
+    for col in ("id", "publisher", "licence", "adapter", "mirror"):
+        table.add_column(col)
+    for s in load_catalogue().values():
+        p = (m / s.path) if m else None
+        state = "missing"
+        if p is not None and p.is_file():
+            state = "verified" if sha256_file(p) == s.sha256 else "CHECKSUM MISMATCH"
+        table.add_row(s.id, s.publisher, s.licence, s.adapter or "-", state)
+    console.print(table)
+
+
+@sources_app.command("fetch")
+def sources_fetch(
+    ids: Annotated[list[str] | None, typer.Argument(help="Source ids (default: all).")] = None,
+    mirror: MirrorOpt = None,
+) -> None:
+    """Download sources from their publishers into the mirror (connected machines)."""
+    from totalplace.sources.catalogue import fetch, get_source, load_catalogue
+
+    m = mirror or default_mirror()
+    if m is None:
+        _fail(TotalPlaceError("no mirror folder: pass --mirror or set TOTALPLACE_MIRROR"))
+        return
+    wanted = [get_source(i) for i in ids] if ids else list(load_catalogue().values())
+    failed = 0
+    for s in wanted:
+        try:
+            fetch(s, m)
+            console.print(f"{s.id}: ok")
+        except TotalPlaceError as exc:
+            failed += 1
+            err.print(f"[red]{exc}[/]")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,69 @@
+"""The workspace facade: one object the CLI, the dashboard and the API use to ask for figures.
+
+It owns the store (read-only unless building) and the reference data, and caches what is
+expensive to load (districts, boundaries). Everything it returns is plain data (DataFrames,
+dicts, CountResult), so callers never touch DuckDB.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+
+from totalplace.config import Settings
+from totalplace.count.result import CountResult
+from totalplace.geography.places import Place
+from totalplace.ledger.store import Store
+
+
+class Workspace:
+    """A built workspace (see `totalplace build`)."""
+
+    def __init__(self, settings: Settings | None = None, read_only: bool = True) -> None:
+        self.settings = settings or Settings()
+        self.store = Store(self.settings.store_path, read_only=read_only)
+
+    # -- reference -------------------------------------------------------------------------
+    @cached_property
+    def districts(self) -> pd.DataFrame:
+        """2019 districts with upper tier and region (reference table `districts`)."""
+        return self.store.table("districts")
+
+    def pilots(self) -> dict[str, Place]:
+        from totalplace.geography.places import pilots
+
+        return pilots()
+
+    def place(self, spec: str) -> Place:
+        from totalplace.geography.places import resolve_place
+
+        return resolve_place(spec, self.districts)
+
+    def years(self) -> list[str]:
+        """Financial years for which the store can produce a count, oldest first."""
+        from totalplace.count.engine import available_years
+
+        return available_years(self.store)
+
+    def district_geojson(self) -> dict[str, Any]:
+        """England 2019 districts as a compact GeoJSON FeatureCollection (id = GSS code)."""
+        import json
+
+        row = self.store.query("SELECT value FROM geojson WHERE level = 'district'")
+        return dict(json.loads(row["value"].iloc[0]))
+
+    # -- figures ---------------------------------------------------------------------------
+    def count(self, place: str | Place, year: str) -> CountResult:
+        from totalplace.count.engine import count_place
+
+        p = place if isinstance(place, Place) else self.place(place)
+        return count_place(self.store, p, year)
+
+    def region_district_counts(self, region_code: str, year: str) -> pd.DataFrame:
+        """Apportioned count of every district in a region: area_code, area_name, population,
+        amount_pence (for maps of a place within its region)."""
+        from totalplace.count.engine import count_districts
+
+        return count_districts(self.store, year, region_code=region_code)
