@@ -95,10 +95,7 @@ def region_map_frame(place: str, year: str) -> pd.DataFrame:
         f["region_code"] = code
         frames.append(f)
     cols = ["area_code", "area_name", "region_code", "population", "amount_pence"]
-    if not frames:
-        out = pd.DataFrame(columns=cols)
-    else:
-        out = pd.concat(frames, ignore_index=True)[cols]
+    out = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
     out["amount_gbp"] = out["amount_pence"].astype("float64") / 100
     pop = out["population"].astype("float64")
     out["per_head_gbp"] = (out["amount_gbp"] / pop).where(pop > 0)

@@ -34,3 +34,26 @@ def mirror() -> Path:
 @pytest.fixture()
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def built_settings(mirror: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Settings of a workspace built once per test session from the real mirror."""
+    from totalplace.build import build_workspace
+    from totalplace.config import Settings
+
+    settings = Settings(workspace=tmp_path_factory.mktemp("ws"), mirror=mirror)
+    reports = build_workspace(settings)
+    bad = [r for r in reports if r.status == "error"]
+    assert not bad, bad
+    return settings
+
+
+@pytest.fixture(scope="session")
+def workspace(built_settings):  # type: ignore[no-untyped-def]
+    """A read-only Workspace over the session's built store."""
+    from totalplace.workspace import Workspace
+
+    ws = Workspace(built_settings)
+    yield ws
+    ws.store.close()

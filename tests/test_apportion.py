@@ -11,7 +11,8 @@ from totalplace.count.apportion import apportion
 weights = st.dictionaries(
     st.text(alphabet="ABCDEFGHJK0123456789", min_size=1, max_size=9),
     st.integers(min_value=0, max_value=10_000_000),
-    min_size=1, max_size=60,
+    min_size=1,
+    max_size=60,
 ).filter(lambda d: sum(d.values()) > 0)
 
 

@@ -33,7 +33,9 @@ def test_every_catalogued_file_is_in_the_mirror_and_verifies(mirror: Path) -> No
 
 def test_a_changed_file_fails_its_checksum(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("x\n")
-    src = Source("a", "A", "P", "https://example.org", "", "OGL", "a.csv", 2, "0" * 64, "", "ledger")
+    src = Source(
+        "a", "A", "P", "https://example.org", "", "OGL", "a.csv", 2, "0" * 64, "", "ledger"
+    )
     with pytest.raises(SourceError, match="checksum"):
         locate(src, tmp_path)
     with pytest.raises(SourceError, match="not in the data mirror"):
@@ -57,12 +59,24 @@ def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _source_for(content: bytes, path: str = "sub/file.csv") -> Source:
-    return Source("t", "T", "P", "https://example.org", "", "OGL", path, len(content),
-                  hashlib.sha256(content).hexdigest(), "", "ledger")
+    return Source(
+        "t",
+        "T",
+        "P",
+        "https://example.org",
+        "",
+        "OGL",
+        path,
+        len(content),
+        hashlib.sha256(content).hexdigest(),
+        "",
+        "ledger",
+    )
 
 
-def test_fetch_downloads_into_the_mirror_and_verifies(http_root: tuple[Path, str],
-                                                      tmp_path: Path) -> None:
+def test_fetch_downloads_into_the_mirror_and_verifies(
+    http_root: tuple[Path, str], tmp_path: Path
+) -> None:
     root, base = http_root
     content = b"year,amount\n2010-11,5\n"
     (root / "file.csv").write_bytes(content)
@@ -72,8 +86,9 @@ def test_fetch_downloads_into_the_mirror_and_verifies(http_root: tuple[Path, str
     assert sha256_file(got) == hashlib.sha256(content).hexdigest()
 
 
-def test_fetch_refuses_a_download_with_the_wrong_checksum(http_root: tuple[Path, str],
-                                                          tmp_path: Path) -> None:
+def test_fetch_refuses_a_download_with_the_wrong_checksum(
+    http_root: tuple[Path, str], tmp_path: Path
+) -> None:
     root, base = http_root
     (root / "file.csv").write_bytes(b"tampered\n")
     mirror = tmp_path / "mirror"
@@ -83,8 +98,9 @@ def test_fetch_refuses_a_download_with_the_wrong_checksum(http_root: tuple[Path,
     assert not list((mirror / "sub").glob(".fetch-*"))
 
 
-def test_fetch_reports_an_unreachable_publisher(http_root: tuple[Path, str],
-                                                tmp_path: Path) -> None:
+def test_fetch_reports_an_unreachable_publisher(
+    http_root: tuple[Path, str], tmp_path: Path
+) -> None:
     _, base = http_root
     with pytest.raises(SourceError, match="failed"):
         fetch(_source_for(b"x"), tmp_path, url=f"{base}/missing.csv")

@@ -24,16 +24,25 @@ def _quiet(_msg: str, _done: int, _total: int) -> None:
 
 def reference_tables(mirror: Path) -> dict[str, pd.DataFrame]:
     """The reference tables a count needs, built from mirror files (verified first)."""
-    from totalplace.geography import areas, boundaries, crosswalk
+    from totalplace.geography import areas, boundaries, crosswalk, footprints
 
-    for sid in ("lad2019_to_utla2019", "lad2018_to_region2018", "la_code_changes",
-                "mysociety_register", "boundaries_uk_admin_2014_2025"):
+    for sid in (
+        "lad2019_to_utla2019",
+        "lad2018_to_region2018",
+        "la_code_changes",
+        "mysociety_register",
+        "boundaries_uk_admin_2014_2025",
+        "lad2019_to_county2019",
+        "ltla2014_hierarchy",
+    ):
         locate(get_source(sid), mirror)
     changes = pd.read_csv(mirror / get_source("la_code_changes").path, encoding="utf-8-sig")
     geo = boundaries.to_geojson(boundaries.district_boundaries(mirror, year=2019))
     upper = boundaries.to_geojson(boundaries.upper_tier_boundaries(mirror, year=2019))
+    districts = areas.districts_2019(mirror)
     return {
-        "districts": areas.districts_2019(mirror),
+        "districts": districts,
+        "footprints": footprints.footprints(mirror, districts),
         "regions": areas.regions(mirror),
         "upper_tiers": areas.upper_tiers_2019(mirror),
         "code_changes": changes,
@@ -72,10 +81,14 @@ def build_workspace(
             try:
                 path = locate(source, mirror)
             except Exception as exc:  # a missing or damaged file is reported, the build goes on
-                reports.append(FileReport(Path(source.path).name, source.adapter, "error",
-                                          message=str(exc)))
+                reports.append(
+                    FileReport(Path(source.path).name, source.adapter, "error", message=str(exc))
+                )
                 continue
-            reports.append(ingest_file(store, path, source_id=source.id, adapter=source.adapter,
-                                       options=options))
+            reports.append(
+                ingest_file(
+                    store, path, source_id=source.id, adapter=source.adapter, options=options
+                )
+            )
         progress("done", total, total)
     return reports

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -47,8 +47,14 @@ def _gbp(pence: int | float) -> str:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
 
 
 @app.command()
@@ -78,14 +84,23 @@ def build(
         raise typer.Exit(code=1)
 
 
-def _print_reports(reports: list) -> None:  # type: ignore[type-arg]
+def _print_reports(reports: list[Any]) -> None:
     table = Table(title="Ingest summary")
     for col in ("file", "adapter", "status", "rows read", "ledger", "quarantined", "amount"):
-        table.add_column(col, justify="right" if col in ("rows read", "ledger", "quarantined",
-                                                           "amount") else "left")
+        table.add_column(
+            col,
+            justify="right" if col in ("rows read", "ledger", "quarantined", "amount") else "left",
+        )
     for r in reports:
-        table.add_row(r.file, r.adapter, r.status, f"{r.rows_read:,}", f"{r.rows_ledger:,}",
-                      f"{r.rows_quarantined:,}", f"£{r.amount_gbp:,.0f}")
+        table.add_row(
+            r.file,
+            r.adapter,
+            r.status,
+            f"{r.rows_read:,}",
+            f"{r.rows_ledger:,}",
+            f"{r.rows_quarantined:,}",
+            f"£{r.amount_gbp:,.0f}",
+        )
     console.print(table)
     for r in reports:
         if r.status == "error":
@@ -110,8 +125,13 @@ def serve(
         _fail(exc)
         return
     if problems:
-        _fail(TotalPlaceError("damaged workspace: " + "; ".join(problems)
-                              + " — rebuild with `totalplace build --rebuild`"))
+        _fail(
+            TotalPlaceError(
+                "damaged workspace: "
+                + "; ".join(problems)
+                + " — rebuild with `totalplace build --rebuild`"
+            )
+        )
     console.print(f"totalplace dashboard on http://127.0.0.1:{port}/")
     create_app(ws).run(host="127.0.0.1", port=port, debug=debug)
 
@@ -137,14 +157,14 @@ def count(
         return
     if format == "csv":
         result.rows.assign(amount_gbp=result.rows["amount_pence"] / 100).drop(
-            columns="amount_pence").to_csv(sys.stdout, index=False)
+            columns="amount_pence"
+        ).to_csv(sys.stdout, index=False)
         return
     table = Table(title=f"{result.place_name} {result.year}: high-level count")
     for col in ("agency type", "function", "basis", "driver", "amount"):
         table.add_column(col, justify="right" if col == "amount" else "left")
     for r in result.rows.itertuples():
-        table.add_row(str(r.agency_type), str(r.function), r.basis, r.driver,
-                      _gbp(r.amount_pence))
+        table.add_row(str(r.agency_type), str(r.function), r.basis, r.driver, _gbp(r.amount_pence))
     console.print(table)
     per_head = result.per_head_gbp or 0
     console.print(
@@ -152,8 +172,10 @@ def count(
         f"(mid-{result.population_year}) · £{per_head:,.0f} per head · {result.release}"
     )
     if result.reported_by_councils is not None:
-        console.print("of which reported by councils (revenue outturn): "
-                      f"{_gbp(int(result.reported_by_councils['amount_pence'].sum()))}")
+        console.print(
+            "of which reported by councils (revenue outturn): "
+            f"{_gbp(int(result.reported_by_councils['amount_pence'].sum()))}"
+        )
     for c in result.caveats:
         console.print(f"[dim]• {c}[/]")
 
@@ -205,8 +227,9 @@ def quarantine(workspace: WorkspaceOpt = None, limit: int = 50) -> None:
     from totalplace.ledger.store import Store
 
     with Store(_settings(workspace).store_path, read_only=True) as store:
-        df = store.query("SELECT file, row, reason, raw FROM quarantine ORDER BY file, row "
-                         "LIMIT ?", [limit])
+        df = store.query(
+            "SELECT file, row, reason, raw FROM quarantine ORDER BY file, row LIMIT ?", [limit]
+        )
     table = Table(title=f"Quarantine (first {limit})")
     for col in ("file", "line", "reason", "raw"):
         table.add_column(col)

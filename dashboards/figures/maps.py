@@ -45,13 +45,17 @@ def district_choropleth(
     data = frame.copy()
     data["_label"] = [format_gbp(v) for v in data[value_column]]
     centre, zoom = fit_view(shapes, MAP_WIDTH, MAP_HEIGHT)
+    values = pd.to_numeric(data[value_column], errors="coerce").dropna()
+    flat = not values.empty and round(values.max()) == round(values.min())
+    # one value everywhere: one plain colour (the middle of a scale reads as 'no data')
+    scale = [OKABE_ITO["sky"], OKABE_ITO["sky"]] if flat else "Cividis"
     fig = px.choropleth_map(
         data,
         geojson=shapes,
         featureidkey="id",
         locations=id_column,
         color=value_column,
-        color_continuous_scale="Cividis",
+        color_continuous_scale=scale,
         hover_name=name_column,
         custom_data=["_label"],
         map_style="white-bg",
@@ -80,6 +84,22 @@ def district_choropleth(
                 hoverinfo="skip",
                 name="The place",
             )
+        )
+    if flat:
+        # One value everywhere (e.g. a region shared by population): a colour bar would repeat
+        # the same tick; say the value in words instead.
+        fig.update_layout(coloraxis_showscale=False)
+        fig.add_annotation(
+            text=f"Every district here: {label.lower()} {format_gbp(values.iloc[0])}",
+            x=0.01,
+            y=0.99,
+            xref="paper",
+            yref="paper",
+            xanchor="left",
+            yanchor="top",
+            showarrow=False,
+            bgcolor="rgba(255,255,255,0.85)",
+            font={**FONT, "size": 14},
         )
     fig.update_layout(
         font=FONT,
@@ -123,7 +143,10 @@ def fit_view(
 
     west, east, south, north = min(lons), max(lons), min(lats), max(lats)
     y_mid = (merc(south) + merc(north)) / 2
-    centre = {"lon": (west + east) / 2, "lat": math.degrees(2 * math.atan(math.exp(y_mid)) - math.pi / 2)}
+    centre = {
+        "lon": (west + east) / 2,
+        "lat": math.degrees(2 * math.atan(math.exp(y_mid)) - math.pi / 2),
+    }
     lon_span = max(east - west, 1e-3)
     y_span = max(merc(north) - merc(south), 1e-5)
     zoom_x = math.log2(width / 512 * 360 / lon_span)

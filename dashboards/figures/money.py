@@ -62,7 +62,7 @@ def format_count(value: float | int | None) -> str:
 
 
 def format_share(part: float, whole: float) -> str:
-    """A share as a whole percentage ('23%'), '<1%' for small non-zero parts, n/a without a whole."""
+    """A share as a whole percentage ('23%'); '<1%' for small non-zero parts; n/a if no whole."""
     if not whole:
         return MISSING
     pct = 100 * part / whole

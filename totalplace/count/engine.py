@@ -1,16 +1,24 @@
-"""The high-level count: CRA regional spend apportioned to districts, summed for a place.
+"""The high-level count: CRA regional spend apportioned to districts, councils' own outturn
+in place of CRA's local-government current spend where it exists, summed for a place.
 
 The ledger keeps CRA spend by region, as published. At count time each regional row is shared
-among the region's districts by a driver (population, for now mid-2019: the only district
-population in the store) with exact largest-remainder rounding in pence, so the districts of a
-region always sum to the region's CRA total. For a year two CRA releases cover, the later
-release wins. Councils' own revenue outturn is shown beside the count, not yet instead of it.
+among the region's districts by its driver (population or an age band; data/codes) with exact
+largest-remainder rounding in pence, so the districts of a region always sum to the region's
+CRA total. For a year two CRA releases cover, the later release wins. Where councils' revenue
+outturn is loaded (2010-11), it replaces CRA local-government current spend for the COFOG
+divisions it covers (data/codes/rs_to_cofog.csv), and the count lists what it replaced.
 """
 
 from __future__ import annotations
 
+import csv
+from dataclasses import dataclass, field
+from functools import lru_cache
+
 import pandas as pd
 
+from totalplace.config import REFERENCE_DIR
+from totalplace.count.drivers import builtin_drivers, driver_for, population_weights
 from totalplace.count.result import COUNT_ROW_COLUMNS, CountResult
 from totalplace.errors import StoreError
 from totalplace.geography.places import Place
@@ -19,7 +27,21 @@ from totalplace.sources.catalogue import load_catalogue
 
 CRA_SOURCES = ("cra_2010", "cra_2014")
 OUTTURN_SOURCES = ("rs_2010_11",)
-DRIVER_MID_YEAR = 2019
+#: Agency types whose CRA local-government current spend councils' outturn replaces.
+COUNCIL_TYPES = ("Councils",)
+
+
+@dataclass(frozen=True)
+class CountOptions:
+    """Choices a partner can change: driver overrides (function or sub-function -> driver),
+    whether councils' outturn replaces CRA, and the population mid-year used."""
+
+    drivers: dict[str, str] = field(default_factory=dict)
+    use_outturn: bool = True
+    mid_year: int | None = None
+
+    def key(self) -> tuple[object, ...]:
+        return (tuple(sorted(self.drivers.items())), self.use_outturn, self.mid_year)
 
 
 def fy_start(year: str) -> int:
@@ -30,7 +52,7 @@ def fy_start(year: str) -> int:
 def available_years(store: Store) -> list[str]:
     """Years with CRA spend in the store, oldest first."""
     df = store.query(
-        "SELECT DISTINCT year FROM ledger WHERE source_id IN (SELECT unnest(?)) ORDER BY year",
+        "SELECT DISTINCT year FROM ledger WHERE list_contains(?, source_id) ORDER BY year",
         [list(CRA_SOURCES)],
     )
     return [str(y) for y in df["year"]]
@@ -40,7 +62,7 @@ def release_for_year(store: Store, year: str) -> str:
     """The CRA source used for ``year``: of the releases covering it, the one reaching latest."""
     df = store.query(
         """SELECT source_id, max(year) AS last FROM ledger
-           WHERE source_id IN (SELECT unnest(?)) GROUP BY source_id
+           WHERE list_contains(?, source_id) GROUP BY source_id
            HAVING bool_or(year = ?) ORDER BY last DESC, source_id DESC""",
         [list(CRA_SOURCES), year],
     )
@@ -55,57 +77,231 @@ def release_label(source_id: str) -> str:
     return f"{src.publisher}: {src.title}" if src else source_id
 
 
-def driver_label(mid_year: int, year: str) -> str:
+def population_years(store: Store) -> list[int]:
+    df = store.query("SELECT DISTINCT mid_year FROM population ORDER BY mid_year")
+    return [int(y) for y in df["mid_year"]]
+
+
+def best_mid_year(store: Store, year: str) -> int:
+    """The district population year for a count: the count's own year if loaded (2019 districts
+    only: mid-2019 is the vintage on 2019 boundaries), else the nearest loaded year."""
+    years = [y for y in population_years(store) if y == 2019] or population_years(store)
+    if not years:
+        raise StoreError("no population in the store: run `totalplace build`")
+    target = fy_start(year)
+    return min(years, key=lambda y: (abs(y - target), -y))
+
+
+def driver_label(name: str, mid_year: int, year: str) -> str:
+    d = builtin_drivers().get(name)
+    label = d.label if d else name
     same = mid_year == fy_start(year)
-    return f"population mid-{mid_year}" + ("" if same else " (different year)")
+    return f"{label}, mid-{mid_year}" + ("" if same else " (different year)")
+
+
+@lru_cache(maxsize=1)
+def rs_crosswalk() -> pd.DataFrame:
+    with (REFERENCE_DIR / "codes" / "rs_to_cofog.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    return pd.DataFrame(rows)
 
 
 _APPORTION_SQL = """
-WITH pop AS (
-  SELECT area_code, sum(persons)::BIGINT AS w FROM population
-  WHERE mid_year = $mid_year GROUP BY area_code),
-d AS (
-  SELECT d.area_code, d.area_name, d.region_code, pop.w
-  FROM districts d JOIN pop USING (area_code)
+WITH d AS (
+  SELECT d.area_code, d.area_name, d.region_code FROM districts d
   WHERE ($regions IS NULL OR list_contains($regions, d.region_code))),
-rt AS (SELECT region_code, sum(w)::HUGEINT AS big_w FROM d GROUP BY region_code),
+wd AS (SELECT w.driver, d.*, w.w FROM _weights w JOIN d USING (area_code)),
+rt AS (SELECT driver, region_code, sum(w)::HUGEINT AS big_w FROM wd GROUP BY ALL),
 src AS (
-  SELECT rowid AS rid, area_code AS region_code, agency_type, function_code, "function",
-         amount_pence, source_id
-  FROM ledger
-  WHERE source_id = $source_id AND year = $year AND area_level = 'region'
-    AND ($regions IS NULL OR list_contains($regions, area_code))),
+  SELECT l.rowid AS rid, l.area_code AS region_code, l.agency, l.agency_type, l.function_code,
+         l."function", l.subfunction, l.spend_kind, l.description, l.amount_pence, l.source_id,
+         l.file, l."row", coalesce(m.driver, 'population') AS driver
+  FROM ledger l LEFT JOIN _drvmap m
+    ON m.function_code IS NOT DISTINCT FROM l.function_code
+   AND m.subfunction IS NOT DISTINCT FROM l.subfunction
+  WHERE l.source_id = $source_id AND l.year = $year AND l.area_level = 'region'
+    AND ($regions IS NULL OR list_contains($regions, l.area_code))),
 parts AS (
-  SELECT s.*, d.area_code, d.area_name, d.w,
-         s.amount_pence::HUGEINT * d.w AS num, rt.big_w,
+  SELECT s.*, wd.area_code, wd.area_name, wd.w, rt.big_w,
+         s.amount_pence::HUGEINT * wd.w AS num,
          ((num % rt.big_w) + rt.big_w) % rt.big_w AS rem
-  FROM src s JOIN d USING (region_code) JOIN rt USING (region_code)),
-floored AS (
-  SELECT *, (num - rem) // big_w AS q FROM parts),
+  FROM src s JOIN wd USING (region_code, driver) JOIN rt USING (region_code, driver)),
 ranked AS (
-  SELECT *,
-    amount_pence - sum(q) OVER (PARTITION BY rid) AS short,
+  SELECT *, (num - rem) // big_w AS q,
+    amount_pence - sum((num - rem) // big_w) OVER (PARTITION BY rid) AS short,
     row_number() OVER (PARTITION BY rid ORDER BY rem DESC, area_code) AS rk
-  FROM floored)
-SELECT rid, region_code, area_code, area_name, w AS population, agency_type, function_code,
-       "function", source_id,
+  FROM parts)
+SELECT rid, region_code, area_code, area_name, agency, agency_type, function_code, "function",
+       subfunction, spend_kind, description, source_id, file, "row", driver,
        (q + CASE WHEN rk <= short THEN 1 ELSE 0 END)::BIGINT AS amount_pence
 FROM ranked
 """
 
 
-def apportioned_rows(
-    store: Store, year: str, regions: list[str] | None = None, source_id: str | None = None
-) -> pd.DataFrame:
-    """Every CRA regional ledger row of ``year`` shared among its region's districts.
-
-    One output row per (ledger row, district); amounts in pence sum exactly to the ledger row.
-    """
-    sid = source_id or release_for_year(store, year)
-    return store.query(
-        _APPORTION_SQL,
-        {"mid_year": DRIVER_MID_YEAR, "regions": regions, "source_id": sid, "year": year},
+def _weights(store: Store, mid_year: int, names: list[str]) -> pd.DataFrame:
+    pop = store.query(
+        "SELECT area_code, age, persons FROM population WHERE mid_year = ?", [mid_year]
     )
+    w = population_weights(pop, names)
+    if "user_drivers" in store.tables():
+        user = store.query(
+            "SELECT driver, area_code, w FROM user_drivers WHERE list_contains(?, driver)", [names]
+        )
+        w = pd.concat([w, user], ignore_index=True)
+    return w
+
+
+def apportioned_rows(
+    store: Store,
+    year: str,
+    regions: list[str] | None = None,
+    source_id: str | None = None,
+    options: CountOptions | None = None,
+) -> pd.DataFrame:
+    """Every CRA regional ledger row of ``year`` shared among its region's districts by its
+    driver. One row per (ledger row, district); each ledger row's parts sum to it exactly."""
+    opts = options or CountOptions()
+    sid = source_id or release_for_year(store, year)
+    mid_year = opts.mid_year or best_mid_year(store, year)
+    pairs = store.query(
+        "SELECT DISTINCT function_code, subfunction FROM ledger WHERE source_id = ? AND year = ?",
+        [sid, year],
+    )
+    pairs["driver"] = [
+        driver_for(f, s, opts.drivers)
+        for f, s in zip(pairs["function_code"], pairs["subfunction"], strict=True)
+    ]
+    weights = _weights(store, mid_year, sorted(set(pairs["driver"]) | {"population"}))
+    missing = set(pairs["driver"]) - set(weights["driver"])
+    if missing:
+        raise StoreError(f"driver(s) not available: {', '.join(sorted(missing))}")
+    con = store.con
+    con.register("_drvmap", pairs)
+    con.register("_weights", weights)
+    try:
+        out = store.query(_APPORTION_SQL, {"regions": regions, "source_id": sid, "year": year})
+    finally:
+        con.unregister("_drvmap")
+        con.unregister("_weights")
+    out["basis"] = "apportioned"
+    out["driver"] = [driver_label(d, mid_year, year) for d in out["driver"]]
+    out["confidence"] = (
+        "apportioned, same-year driver"
+        if mid_year == fy_start(year)
+        else "apportioned, other-year driver"
+    )
+    out["release"] = release_label(sid)
+    return out
+
+
+def outturn_rows(
+    store: Store, year: str, districts: list[str] | None, mid_year: int
+) -> pd.DataFrame:
+    """Councils' own outturn for ``year`` shared among their footprint districts by population
+    (a district council's stays whole with it). Empty if no outturn is loaded for the year."""
+    cw = rs_crosswalk()
+    con = store.con
+    con.register("_cw", cw)
+    try:
+        df = store.query(
+            """
+            WITH o AS (
+              SELECT l.rowid AS rid, l.agency, l.agency_code, l.area_code AS council,
+                     l.agency_type, l.service_line, l.amount_pence, l.source_id, l.file, l."row",
+                     c.function_code, c."function", c.replace
+              FROM ledger l JOIN _cw c ON c.service_line = l.service_line
+              WHERE list_contains($sources, l.source_id) AND l.year = $year),
+            f AS (SELECT o.*, fp.area_code, fp.partial FROM o
+                  JOIN footprints fp ON fp.agency_code = o.council),
+            p AS (SELECT area_code, sum(persons)::BIGINT AS w FROM population
+                  WHERE mid_year = $mid_year GROUP BY area_code),
+            fw AS (SELECT f.*, p.w, sum(p.w) OVER (PARTITION BY rid)::HUGEINT AS big_w,
+                          count(*) OVER (PARTITION BY rid) AS n_areas
+                   FROM f JOIN p USING (area_code)),
+            parts AS (SELECT *, amount_pence::HUGEINT * w AS num,
+                             ((num % big_w) + big_w) % big_w AS rem FROM fw),
+            ranked AS (SELECT *, (num - rem) // big_w AS q,
+                         amount_pence - sum((num - rem) // big_w) OVER (PARTITION BY rid) AS short,
+                         row_number() OVER (PARTITION BY rid ORDER BY rem DESC, area_code) AS rk
+                       FROM parts)
+            SELECT rid, agency, agency_code, council, agency_type, service_line, function_code,
+                   "function", replace, source_id, file, "row", area_code, partial, n_areas,
+                   (q + CASE WHEN rk <= short THEN 1 ELSE 0 END)::BIGINT AS amount_pence
+            FROM ranked
+            WHERE $districts IS NULL OR list_contains($districts, area_code)
+            """,
+            {
+                "sources": list(OUTTURN_SOURCES),
+                "year": year,
+                "mid_year": mid_year,
+                "districts": districts,
+            },
+        )
+    finally:
+        con.unregister("_cw")
+    return df
+
+
+def district_lines(
+    store: Store,
+    year: str,
+    districts: list[str] | None = None,
+    regions: list[str] | None = None,
+    options: CountOptions | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Count lines by district (CRA apportioned, with councils' outturn in place of CRA
+    local-government current spend where loaded) and the CRA lines that outturn replaced."""
+    opts = options or CountOptions()
+    mid_year = opts.mid_year or best_mid_year(store, year)
+    cra = apportioned_rows(store, year, regions=regions, options=opts)
+    if districts is not None:
+        cra = cra[cra["area_code"].isin(districts)]
+    empty = cra.iloc[0:0]
+    if not opts.use_outturn:
+        return cra, empty
+    out = outturn_rows(store, year, districts, mid_year)
+    if out.empty:
+        return cra, empty
+    out = out[out["replace"] == "yes"]
+    covered = set(zip(out["area_code"], out["function_code"], strict=True))
+    lg_current = (
+        cra["agency_type"].isin(COUNCIL_TYPES)
+        & (cra["spend_kind"] == "current")
+        & cra["agency"].str.startswith("Local government")
+    )
+    keys = pd.Series(
+        list(zip(cra["area_code"], cra["function_code"], strict=True)), index=cra.index
+    )
+    replaced_mask = lg_current & keys.isin(covered)
+    replaced = cra[replaced_mask]
+    actual = pd.DataFrame(
+        {
+            "rid": out["rid"],
+            "area_code": out["area_code"],
+            "agency": out["agency"],
+            "agency_type": out["agency_type"],
+            "function_code": out["function_code"],
+            "function": out["function"],
+            "subfunction": None,
+            "service_line": out["service_line"],
+            "spend_kind": "current",
+            "source_id": out["source_id"],
+            "file": out["file"],
+            "row": out["row"],
+            "amount_pence": out["amount_pence"],
+            "basis": "actual",
+            "driver": [
+                ("own outturn" if n == 1 else f"outturn shared by population, mid-{mid_year}")
+                + (" (footprint includes merged areas)" if p else "")
+                for n, p in zip(out["n_areas"], out["partial"], strict=True)
+            ],
+            "confidence": "actual",
+            "release": release_label(str(out["source_id"].iloc[0])),
+        }
+    )
+    names = store.query("SELECT area_code, area_name, region_code FROM districts")
+    actual = actual.merge(names, on="area_code", how="left")
+    return pd.concat([cra[~replaced_mask], actual], ignore_index=True), replaced
 
 
 def _place_regions(store: Store, place: Place) -> list[str]:
@@ -116,97 +312,133 @@ def _place_regions(store: Store, place: Place) -> list[str]:
     return sorted(df["region_code"].astype(str))
 
 
-def _population(store: Store, codes: list[str], mid_year: int) -> int:
+def population_of(
+    store: Store, codes: list[str], mid_year: int, age_min: int = 0, age_max: int = 999
+) -> int:
     df = store.query(
-        "SELECT coalesce(sum(persons), 0) AS n FROM population "
-        "WHERE mid_year = ? AND list_contains(?, area_code)",
-        [mid_year, codes],
+        "SELECT coalesce(sum(persons), 0) AS n FROM population WHERE mid_year = ? "
+        "AND list_contains(?, area_code) AND age BETWEEN ? AND ?",
+        [mid_year, codes, age_min, age_max],
     )
     return int(df["n"].iloc[0])
 
 
-def council_outturn(store: Store, place: Place, year: str) -> pd.DataFrame | None:
-    """Councils' own revenue outturn for the place's councils, or None if not loaded for year."""
-    have = store.query(
-        "SELECT count(*) AS n FROM ledger WHERE source_id IN (SELECT unnest(?)) AND year = ?",
-        [list(OUTTURN_SOURCES), year],
-    )
-    if int(have["n"].iloc[0]) == 0:
-        return None
-    codes = sorted(set(place.councils) | set(place.districts) | _predecessors(store, place))
-    return store.query(
-        """SELECT agency, agency_code, area_code, agency_type, service_line,
-                  sum(amount_pence)::BIGINT AS amount_pence
-           FROM ledger WHERE source_id IN (SELECT unnest(?)) AND year = ?
-             AND list_contains(?, area_code)
-           GROUP BY ALL ORDER BY agency, service_line""",
-        [list(OUTTURN_SOURCES), year, codes],
-    )
+GROUP = [
+    "agency_type",
+    "function_code",
+    "function",
+    "basis",
+    "driver",
+    "confidence",
+    "source_id",
+    "release",
+]
 
 
-def _predecessors(store: Store, place: Place) -> set[str]:
-    """Codes of councils merged into the place's districts since 2009 (e.g. Poole → BCP)."""
-    if "code_changes" not in store.tables():
-        return set()
-    df = store.query(
-        "SELECT DISTINCT oldcd FROM code_changes WHERE type IN ('merger', 'new_code') "
-        "AND list_contains(?, newcd)",
-        [list(place.districts)],
-    )
-    return set(df["oldcd"].astype(str))
-
-
-def count_place(store: Store, place: Place, year: str) -> CountResult:
+def count_place(
+    store: Store, place: Place, year: str, options: CountOptions | None = None
+) -> CountResult:
     """The high-level count of ``place`` for ``year``: by agency type, function, basis, driver."""
-    sid = release_for_year(store, year)
-    regions = _place_regions(store, place)
-    parts = apportioned_rows(store, year, regions=regions, source_id=sid)
-    mine = parts[parts["area_code"].isin(place.districts)]
-    driver = driver_label(DRIVER_MID_YEAR, year)
-    label = release_label(sid)
-    rows = (
-        mine.groupby(["agency_type", "function_code", "function"], dropna=False, as_index=False)[
-            "amount_pence"
-        ]
-        .sum()
-        .assign(basis="apportioned", driver=driver, source_id=sid, release=label)
+    opts = options or CountOptions()
+    mid_year = opts.mid_year or best_mid_year(store, year)
+    lines, replaced = district_lines(
+        store,
+        year,
+        districts=list(place.districts),
+        regions=_place_regions(store, place),
+        options=opts,
     )
-    rows = rows[list(COUNT_ROW_COLUMNS)].sort_values("amount_pence", ascending=False,
-                                                     ignore_index=True)
+    rows = (
+        lines.groupby(GROUP, dropna=False, as_index=False)["amount_pence"]
+        .sum()
+        .sort_values("amount_pence", ascending=False, ignore_index=True)
+    )
+    rows = rows[[*COUNT_ROW_COLUMNS, "confidence"]]
+    population = population_of(store, list(place.districts), mid_year)
+    pops = store.query(
+        "SELECT area_code, sum(persons)::BIGINT AS population FROM population "
+        "WHERE mid_year = ? GROUP BY area_code",
+        [mid_year],
+    )
     districts = (
-        mine.groupby(["area_code", "area_name", "region_code", "population"], as_index=False)[
+        lines.groupby(["area_code", "area_name", "region_code"], as_index=False)["amount_pence"]
+        .sum()
+        .merge(pops, on="area_code", how="left")
+    )
+    rep = (
+        replaced.groupby(["agency_type", "function_code", "function", "driver"], as_index=False)[
             "amount_pence"
         ].sum()
+        if len(replaced)
+        else None
     )
-    population = _population(store, list(place.districts), DRIVER_MID_YEAR)
     caveats = [
-        f"HM Treasury CRA gives spend by region; it is shared among districts by {driver}.",
-        f"Identifiable spend only, from {label}.",
+        "HM Treasury CRA gives spend by region; it is shared among districts by each line's "
+        "driver (population or an age band).",
+        f"Identifiable spend only, from {release_label(release_for_year(store, year))}.",
     ]
-    if fy_start(year) != DRIVER_MID_YEAR:
+    if mid_year != fy_start(year):
         caveats.append(
-            f"No district population for mid-{fy_start(year)} is loaded: mid-{DRIVER_MID_YEAR} "
-            "population is used for shares and per-head figures."
+            f"No district population for mid-{fy_start(year)} on 2019 boundaries is loaded: "
+            f"mid-{mid_year} population is used for shares and per-head figures."
         )
-    outturn = council_outturn(store, place, year)
+    outturn = council_outturn(lines)
     if outturn is None:
-        caveats.append(f"Councils' own revenue outturn is not loaded for {year}.")
+        caveats.append(
+            f"Councils' own revenue outturn is not loaded for {year}: "
+            "councils' spend is apportioned from CRA."
+        )
+    elif rep is not None:
+        caveats.append(
+            f"Councils' own outturn ({outturn['amount_pence'].sum() / 100:,.0f} GBP) replaces "
+            f"CRA local-government current spend ({rep['amount_pence'].sum() / 100:,.0f} GBP) "
+            "for the functions it covers; police and fire stay apportioned from CRA."
+        )
     return CountResult(
         place_name=place.name,
         place_codes=tuple(place.districts),
         year=year,
         population=population,
-        population_year=DRIVER_MID_YEAR,
-        release=label,
+        population_year=mid_year,
+        release=release_label(release_for_year(store, year)),
         rows=rows,
         districts=districts,
         reported_by_councils=outturn,
         caveats=caveats,
+        replaced=rep,
+        lines=lines,
     )
 
 
-def count_districts(store: Store, year: str, region_code: str | None = None) -> pd.DataFrame:
-    """Apportioned count of every district (of one region, or all England)."""
-    parts = apportioned_rows(store, year, regions=[region_code] if region_code else None)
-    return parts.groupby(["area_code", "area_name", "region_code", "population"],
-                         as_index=False)["amount_pence"].sum()
+def council_outturn(lines: pd.DataFrame) -> pd.DataFrame | None:
+    """The 'of which reported by councils' table: outturn lines of the count, by council."""
+    act = lines[lines["basis"] == "actual"]
+    if act.empty:
+        return None
+    return (
+        act.groupby(["agency", "agency_type", "service_line"], as_index=False)["amount_pence"]
+        .sum()
+        .sort_values(["agency", "service_line"], ignore_index=True)
+    )
+
+
+def count_districts(
+    store: Store, year: str, region_code: str | None = None, options: CountOptions | None = None
+) -> pd.DataFrame:
+    """Count of every district (of one region, or all England): area_code, area_name,
+    region_code, population, amount_pence."""
+    opts = options or CountOptions()
+    mid_year = opts.mid_year or best_mid_year(store, year)
+    lines, _ = district_lines(
+        store, year, regions=[region_code] if region_code else None, options=opts
+    )
+    pops = store.query(
+        "SELECT area_code, sum(persons)::BIGINT AS population FROM population "
+        "WHERE mid_year = ? GROUP BY area_code",
+        [mid_year],
+    )
+    return (
+        lines.groupby(["area_code", "area_name", "region_code"], as_index=False)["amount_pence"]
+        .sum()
+        .merge(pops, on="area_code", how="left")
+    )

@@ -9,7 +9,13 @@ import pandas as pd
 
 #: Columns of CountResult.rows (one row per agency type x function x basis x driver x source).
 COUNT_ROW_COLUMNS = (
-    "agency_type", "function_code", "function", "basis", "driver", "source_id", "release",
+    "agency_type",
+    "function_code",
+    "function",
+    "basis",
+    "driver",
+    "source_id",
+    "release",
     "amount_pence",
 )
 #: Columns of CountResult.districts (the place's districts with their share of the count).
@@ -37,6 +43,10 @@ class CountResult:
     districts: pd.DataFrame
     reported_by_councils: pd.DataFrame | None = None
     caveats: list[str] = field(default_factory=list)
+    #: CRA lines that councils' own outturn replaced (agency_type, function, amount_pence).
+    replaced: pd.DataFrame | None = None
+    #: The count's detail: one row per source line and district, with provenance.
+    lines: pd.DataFrame | None = None
 
     @property
     def total_pence(self) -> int:

@@ -23,7 +23,7 @@ import pandas as pd
 REGISTER = "lookups/mysociety_uk_local_authorities_past_current.csv"
 NAME_LOOKUP = "lookups/mysociety_la_name_to_code_lookup.csv"
 
-#: Date the tool's geography describes: a name shared by two councils resolves to the one alive then.
+#: The date the tool's geography describes: a name two councils share goes to the one alive then.
 REFERENCE_DATE = "2019-04-01"
 
 _REGISTER_COLUMNS = {

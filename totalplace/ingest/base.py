@@ -92,8 +92,11 @@ class ParseResult:
 
     def rows(self) -> pd.DataFrame:
         """All output rows as one frame (records and/or a vectorised frame)."""
-        parts = [p for p in (self.frame, pd.DataFrame(self.records) if self.records else None)
-                 if p is not None]
+        parts = [
+            p
+            for p in (self.frame, pd.DataFrame(self.records) if self.records else None)
+            if p is not None
+        ]
         if not parts:
             return pd.DataFrame()
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

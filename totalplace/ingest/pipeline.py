@@ -77,8 +77,12 @@ def ingest_file(
         digest = sha256_file(path)
         sid = source_id or f"local:{path.name}"
         if not force and (existing := store.has_content(digest, chosen.name)):
-            return FileReport(path.name, chosen.name, "unchanged",
-                              message=f"same content already ingested (batch {existing})")
+            return FileReport(
+                path.name,
+                chosen.name,
+                "unchanged",
+                message=f"same content already ingested (batch {existing})",
+            )
         context = ParseContext(source_id=sid, options=dict(options or {}))
         result = chosen.parse(path, context)
         batch_id = uuid.uuid4().hex[:12]
@@ -97,15 +101,29 @@ def ingest_file(
         )[list(QUARANTINE_COLUMNS)]
         amount = int(rows["amount_pence"].sum()) if "amount_pence" in rows else 0
         batch = Batch(
-            batch_id=batch_id, source_id=sid, file=path.name, content_sha256=digest,
-            adapter=chosen.name, target=chosen.target, rows_read=result.rows_read,
-            rows_ledger=len(rows), rows_quarantined=len(quarantine), amount_pence=amount,
-            skipped=result.skipped, notes=result.notes,
+            batch_id=batch_id,
+            source_id=sid,
+            file=path.name,
+            content_sha256=digest,
+            adapter=chosen.name,
+            target=chosen.target,
+            rows_read=result.rows_read,
+            rows_ledger=len(rows),
+            rows_quarantined=len(quarantine),
+            amount_pence=amount,
+            skipped=result.skipped,
+            notes=result.notes,
         )
         store.write_batch(batch, rows, quarantine)
         return FileReport(
-            path.name, chosen.name, "ingested", result.rows_read, len(rows), len(quarantine),
-            amount / 100, "; ".join(result.notes),
+            path.name,
+            chosen.name,
+            "ingested",
+            result.rows_read,
+            len(rows),
+            len(quarantine),
+            amount / 100,
+            "; ".join(result.notes),
         )
     except TotalPlaceError as exc:
         return FileReport(path.name, name, "error", message=str(exc))

@@ -74,9 +74,7 @@ class Store:
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             if self.read_only and not self.path.exists():
-                raise StoreError(
-                    f"no workspace store at {self.path}: run `totalplace build` first"
-                )
+                raise StoreError(f"no workspace store at {self.path}: run `totalplace build` first")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 self._con = duckdb.connect(str(self.path), read_only=self.read_only)
@@ -195,9 +193,7 @@ class Store:
             )
 
     def _delete_batch(self, con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
-        target = con.execute(
-            "SELECT target FROM batches WHERE batch_id = ?", [batch_id]
-        ).fetchone()
+        target = con.execute("SELECT target FROM batches WHERE batch_id = ?", [batch_id]).fetchone()
         if target is not None:
             con.execute(f"DELETE FROM {target[0]} WHERE batch_id = ?", [batch_id])
         con.execute("DELETE FROM quarantine WHERE batch_id = ?", [batch_id])

@@ -103,8 +103,10 @@ def fetch(source: Source, mirror: Path, url: str | None = None, timeout: float =
             for chunk in iter(lambda: resp.read(1 << 16), b""):
                 size += len(chunk)
                 if size > max(source.bytes, 1) * _MAX_GROWTH:
-                    raise SourceError(f"{source.id}: download from {link} is far larger than "
-                                      f"the catalogued {source.bytes:,} bytes; refused")
+                    raise SourceError(
+                        f"{source.id}: download from {link} is far larger than "
+                        f"the catalogued {source.bytes:,} bytes; refused"
+                    )
                 h.update(chunk)
                 out.write(chunk)
         if h.hexdigest() != source.sha256:

@@ -1,0 +1,70 @@
+"""The Dash app shell: navbar and the page container. Pages live in ``dashboards/pages``.
+
+``create_app()`` builds the app (nothing is built at import time); gunicorn serves
+``dashboards.app:create_server()``. Everything is served locally (no CDN), so it works offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+from dash import dcc, html
+from flask import Flask
+
+from dashboards import data
+
+HERE = Path(__file__).resolve().parent
+PAGES_FOLDER = HERE / "pages"
+ASSETS_FOLDER = HERE / "assets"
+
+
+def create_app(workspace: data.WorkspaceLike | None = None) -> dash.Dash:
+    """The dashboard; ``workspace`` (a built, read-only Workspace) replaces the default one."""
+    if workspace is not None:
+        data.set_workspace(workspace)
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(PAGES_FOLDER),
+        assets_folder=str(ASSETS_FOLDER),
+        title="totalplace",
+        serve_locally=True,
+        suppress_callback_exceptions=True,
+    )
+    app.layout = _shell
+    return app
+
+
+def _shell() -> html.Div:
+    links = [
+        dcc.Link(page["name"], href=page["relative_path"], className="nav-link")
+        for page in dash.page_registry.values()
+    ]
+    return html.Div(
+        [
+            html.Header(
+                [
+                    dcc.Link("totalplace", href="/", className="brand"),
+                    html.Nav(links, className="nav"),
+                    html.Span("All public spending in a place", className="tagline"),
+                ],
+                className="navbar",
+            ),
+            html.Main(dash.page_container, className="container"),
+            html.Footer(
+                "Figures: HM Treasury Country and Regional Analysis, DCLG revenue outturn, ONS "
+                "population estimates (Open Government Licence v3.0).",
+                className="footer",
+            ),
+        ]
+    )
+
+
+def create_server() -> Flask:
+    """The Flask server for a WSGI host: ``gunicorn 'dashboards.app:create_server()'``."""
+    return create_app().server
+
+
+if __name__ == "__main__":
+    create_app().run(debug=False)

@@ -1,0 +1,1 @@
+"""Dash Pages: one module per page, each with ``dash.register_page`` and ``layout(**query)``."""

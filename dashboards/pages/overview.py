@@ -1,0 +1,270 @@
+"""Place overview: the high-level count of one place and year, by agency and function, and a map.
+
+The view is shareable: ``/?place=Kent&year=2010-11`` opens it; changing a control rewrites the
+URL (without reloading the page). Callbacks are thin: they ask ``dashboards.data`` and hand the
+answer to the pure figure functions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import dash
+import dash_ag_grid as dag
+from dash import Input, Output, callback, dcc, html
+
+from dashboards import data
+from dashboards.components.kpi import kpi_card, kpi_row
+from dashboards.figures.breakdown import agency_bar, empty_figure, function_bar
+from dashboards.figures.maps import district_choropleth
+from dashboards.figures.money import format_count, format_gbp, format_per_head, format_share
+from totalplace.errors import TotalPlaceError
+
+if TYPE_CHECKING:
+    from totalplace.count.result import CountResult
+
+dash.register_page(__name__, path="/", name="Place overview", title="Place overview · totalplace")
+
+PLACE, YEAR, URL = "overview-place", "overview-year", "overview-url"
+MAP_SENTENCE = (
+    "Per-head spend is flat within a region while population is the only driver: CRA gives spend "
+    "by region, and it is shared among districts by population."
+)
+COUNCILS_ONLY_2010_11 = (
+    "Councils' own outturn is only loaded for 2010-11, so there is no “of which reported by "
+    "councils” figure for {year}."
+)
+GRID_COLUMNS: list[dict[str, Any]] = [
+    {"field": "agency_type", "headerName": "Agency type", "flex": 2, "minWidth": 200},
+    {"field": "function", "headerName": "Function (COFOG)", "flex": 2, "minWidth": 200},
+    {"field": "basis", "headerName": "Basis", "flex": 1, "minWidth": 110},
+    {"field": "driver", "headerName": "Driver", "flex": 2, "minWidth": 200},
+    {"field": "source_id", "headerName": "Source", "flex": 1, "minWidth": 100},
+    {
+        "field": "amount_gbp",
+        "headerName": "Amount",
+        "flex": 1,
+        "minWidth": 150,
+        "type": "rightAligned",
+        "sort": "desc",
+        "valueFormatter": {
+            "function": "(params.value < 0 ? '-£' : '£')"
+            " + d3.format(',.0f')(Math.abs(params.value))"
+        },
+    },
+]
+
+
+def layout(place: str | None = None, year: str | None = None, **_other: Any) -> html.Div:
+    """The page for ``place`` and ``year`` from the URL query (defaults when absent or unknown)."""
+    try:
+        places = data.pilot_names()
+        years = data.years()
+        default_year = data.default_year()
+    except TotalPlaceError as exc:
+        return html.Div([html.H1("Place overview"), html.P(str(exc), className="error")])
+    place = place if place in places else (places[0] if places else None)
+    year = year if year in years else default_year
+
+    return html.Div(
+        [
+            dcc.Location(id=URL, refresh=False),
+            html.H1("Place overview"),
+            html.P(
+                "A high-level count of public spending in a Total Place pilot: HM Treasury's "
+                "regional spend shared among districts by drivers, with each figure's basis, "
+                "driver and source.",
+                className="lead",
+            ),
+            html.Div(
+                [
+                    _control(
+                        "Place",
+                        dcc.Dropdown(id=PLACE, options=list(places), value=place, clearable=False),
+                    ),
+                    _control(
+                        "Year",
+                        dcc.Dropdown(
+                            id=YEAR,
+                            options=list(years),
+                            value=year,
+                            clearable=False,
+                            searchable=False,
+                        ),
+                    ),
+                ],
+                className="controls",
+            ),
+            dcc.Loading(
+                html.Div(
+                    [html.Div(id="overview-kpis"), html.P(id="overview-councils", className="note")]
+                ),
+                type="dot",
+            ),
+            html.Div(
+                [
+                    html.Div(dcc.Loading(_graph("overview-agency")), className="panel"),
+                    html.Div(dcc.Loading(_graph("overview-function")), className="panel"),
+                ],
+                className="two-columns",
+            ),
+            html.H2("Spend per head across the region"),
+            html.P(MAP_SENTENCE, className="note", id="overview-map-note"),
+            html.P(
+                "The place's districts are outlined in orange; hover a district for its figure.",
+                className="note",
+            ),
+            dcc.Loading(_graph("overview-map", scroll_zoom=True)),
+            html.H2("The count, line by line"),
+            dcc.Loading(
+                dag.AgGrid(
+                    id="overview-grid",
+                    columnDefs=GRID_COLUMNS,
+                    rowData=[],
+                    defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                    dashGridOptions={
+                        "domLayout": "autoHeight",
+                        "pagination": True,
+                        "paginationPageSize": 20,
+                    },
+                    className="ag-theme-alpine",
+                    style={"width": "100%"},
+                )
+            ),
+            html.H2("Read with these caveats"),
+            html.Ul(id="overview-caveats", className="caveats"),
+        ],
+        className="page",
+    )
+
+
+def _control(label: str, control: Any) -> html.Div:
+    return html.Div([html.Label(label, className="control-label"), control], className="control")
+
+
+def _graph(graph_id: str, scroll_zoom: bool = False) -> dcc.Graph:
+    return dcc.Graph(
+        id=graph_id,
+        figure=empty_figure("Loading…"),
+        config={"displaylogo": False, "scrollZoom": scroll_zoom, "responsive": True},
+    )
+
+
+@callback(
+    Output(URL, "search"),
+    Input(PLACE, "value"),
+    Input(YEAR, "value"),
+    prevent_initial_call=True,
+)
+def sync_url(place: str | None, year: str | None) -> str:
+    """Keep the address bar in step with the controls, so the view can be shared."""
+    return "?" + urlencode({k: v for k, v in (("place", place), ("year", year)) if v})
+
+
+@callback(
+    Output("overview-kpis", "children"),
+    Output("overview-councils", "children"),
+    Output("overview-agency", "figure"),
+    Output("overview-function", "figure"),
+    Output("overview-grid", "rowData"),
+    Output("overview-caveats", "children"),
+    Input(PLACE, "value"),
+    Input(YEAR, "value"),
+)
+def update_count(place: str | None, year: str | None) -> tuple[Any, ...]:
+    """The count's cards, bars, table and caveats for the chosen place and year."""
+    if not place or not year:
+        return _failed("Choose a place and a year.")
+    try:
+        result = data.count(place, year)
+    except TotalPlaceError as exc:
+        return _failed(str(exc))
+    return (
+        _kpis(result),
+        _councils_sentence(result),
+        agency_bar(result.by("agency_type")),
+        function_bar(result.by("function")),
+        _grid_rows(result),
+        [html.Li(c) for c in result.caveats] or [html.Li("None recorded for this count.")],
+    )
+
+
+@callback(
+    Output("overview-map", "figure"),
+    Input(PLACE, "value"),
+    Input(YEAR, "value"),
+)
+def update_map(place: str | None, year: str | None) -> Any:
+    """Per-head spend of the districts in the place's region, the place outlined."""
+    if not place or not year:
+        return empty_figure("Choose a place and a year.")
+    try:
+        frame = data.region_map_frame(place, year)
+        geojson = data.district_geojson()
+    except TotalPlaceError as exc:
+        return empty_figure(str(exc))
+    return district_choropleth(frame, geojson, "per_head_gbp", "Spend per head")
+
+
+def _failed(message: str) -> tuple[Any, ...]:
+    fig = empty_figure(message)
+    return (html.P(message, className="error"), "", fig, fig, [], [])
+
+
+def _kpis(result: CountResult) -> html.Div:
+    sources = ", ".join(sorted(result.rows["source_id"].dropna().astype(str).unique()))
+    cards = [
+        kpi_card(
+            "Total public spend",
+            format_gbp(result.total_gbp),
+            f"{result.place_name}, {result.year}",
+            card_id="kpi-total",
+        ),
+        kpi_card(
+            "Per head",
+            format_per_head(result.per_head_gbp).removesuffix(" a head"),
+            "a head of population",
+            card_id="kpi-per-head",
+        ),
+        kpi_card(
+            "Population",
+            format_count(result.population),
+            f"mid-{result.population_year} estimate",
+            card_id="kpi-population",
+        ),
+        kpi_card("Release used", result.release, sources or None, card_id="kpi-release", text=True),
+    ]
+    councils = _councils_total(result)
+    if councils is not None:
+        cards.append(
+            kpi_card(
+                "Of which reported by councils",
+                format_gbp(councils),
+                f"{format_share(councils, result.total_gbp)} of the count: councils' own outturn",
+                card_id="kpi-councils",
+            )
+        )
+    return kpi_row(cards)
+
+
+def _councils_total(result: CountResult) -> float | None:
+    rbc = result.reported_by_councils
+    return None if rbc is None else int(rbc["amount_pence"].sum()) / 100
+
+
+def _councils_sentence(result: CountResult) -> str:
+    if result.reported_by_councils is None:
+        return COUNCILS_ONLY_2010_11.format(year=result.year)
+    return (
+        "“Of which reported by councils” is the councils' own revenue outturn for the place, "
+        "shown beside the count (it is part of it, not added to it)."
+    )
+
+
+def _grid_rows(result: CountResult) -> list[dict[str, Any]]:
+    cols = ["agency_type", "function", "basis", "driver", "source_id"]
+    rows = result.rows[[*cols, "amount_pence"]].copy()
+    rows[cols] = rows[cols].astype("object").where(rows[cols].notna(), "")
+    rows["amount_gbp"] = rows["amount_pence"].astype("int64") / 100
+    return list(rows.drop(columns="amount_pence").to_dict("records"))

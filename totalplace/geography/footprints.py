@@ -1,0 +1,82 @@
+"""Agency footprints: the 2019 districts each spending body covers.
+
+A council's footprint is its own district, the districts of its county, or — for councils
+abolished since (Christchurch, Poole, Dorset County Council…) — the 2019 districts that took over
+their area, found through ONS code-change and 2014 hierarchy lookups. The Greater London
+Authority covers London. Used to share an authority's own outturn among districts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+GLA_CODES = ("E61000001",)
+LONDON = "E12000007"
+
+
+def successors(changes: pd.DataFrame, up_to_year: int = 2019) -> dict[str, str]:
+    """Old district code -> the 2019 district it became part of (mergers and new codes)."""
+    rel = changes[
+        changes["type"].isin(["merger", "new_code"]) & (changes["start"].astype(int) <= up_to_year)
+    ]
+    step = dict(zip(rel["oldcd"], rel["newcd"], strict=False))
+    out: dict[str, str] = {}
+    for old in step:
+        code, seen = old, set()
+        while code in step and code not in seen:
+            seen.add(code)
+            code = step[code]
+        out[old] = code
+    return out
+
+
+def footprints(mirror: Path, districts: pd.DataFrame) -> pd.DataFrame:
+    """``agency_code, area_code, partial`` for every council code in the register and counties.
+
+    ``partial`` is True where the footprint also contains areas outside the agency's own
+    (e.g. Dorset County Council's Christchurch lies in today's BCP with Bournemouth and Poole).
+    """
+    changes = pd.read_csv(mirror / "lookups/la_code_changes_2018_2025.csv", encoding="utf-8-sig")
+    county19 = pd.read_csv(mirror / "lookups/ons_lad2019_to_county2019_england.csv")
+    hier14 = pd.read_csv(mirror / "lookups/ltla2014_hierarchy_lookup.csv", encoding="utf-8-sig")
+    register = pd.read_csv(
+        mirror / "lookups/mysociety_uk_local_authorities_past_current.csv", dtype=str
+    )
+    now = set(districts["area_code"])
+    succ = successors(changes)
+    merged_into: dict[str, set[str]] = {}
+    for old, new in succ.items():
+        merged_into.setdefault(new, set()).add(old)
+
+    def to_2019(code: str) -> str | None:
+        if code in now:
+            return code
+        new = succ.get(code)
+        return new if new in now else None
+
+    rows: list[tuple[str, str, bool]] = []
+    # districts and unitaries, current and abolished
+    for code in set(register["gss-code"].dropna()) | set(succ) | now:
+        d = to_2019(code)
+        if d is not None:
+            rows.append((code, d, d != code and len(merged_into.get(d, ())) > 1))
+    # counties: 2019 lookup, else via their 2014 districts
+    for cty, grp in county19.groupby("CTY19CD"):
+        rows += [(str(cty), str(d), False) for d in grp["LAD19CD"]]
+    known_cty = set(county19["CTY19CD"])
+    for cty, grp in hier14.dropna(subset=["ctycd"]).groupby("ctycd"):
+        if cty in known_cty:
+            continue
+        olds = set(grp["ltlacd"])
+        for d in {to_2019(c) for c in olds} - {None}:
+            assert d is not None
+            partial = bool(merged_into.get(d, set()) - olds) if d not in olds else False
+            rows.append((str(cty), d, partial))
+    for gla in GLA_CODES:
+        rows += [
+            (gla, d, False) for d in districts.loc[districts["region_code"] == LONDON, "area_code"]
+        ]
+    out = pd.DataFrame(rows, columns=["agency_code", "area_code", "partial"]).drop_duplicates()
+    return out.sort_values(["agency_code", "area_code"], ignore_index=True)

@@ -1,0 +1,494 @@
+"""Read published tables (CSV, XLS, XLSX) into numbered rows, safely and as a stream.
+
+One seam for every tabular adapter:
+
+* **Safety first**: a file over the size limit, a binary file (NUL bytes), a physical line longer
+  than the line limit, or an .xlsx whose zip directory promises a huge expansion (zip bomb) is
+  refused with one `InputFileError` naming the file, before any parser sees it.
+* **Encoding**: UTF-8 (with or without a byte-order mark), else Windows-1252, else Latin-1; the
+  choice goes into the result's notes. Decoding happens here, in Python: DuckDB never sees cp1252.
+* **Layout**: the header row is found by the adapter's test (synonyms), so title rows before it
+  are skipped; blank rows and total/footer rows are skipped and never counted as data.
+* **Row accounting**: `Table.rows` counts every data row in ``rows_read`` and quarantines rows
+  with too few or too many fields itself; quarantined rows keep their original text (re-read
+  from the file, so multi-line records come back exactly), their line and the reason.
+
+CSV goes through the `csv` module (quoted fields may span lines); the line given for a row is
+the physical line where its record starts. Spreadsheet rows are numbered as Excel shows them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from totalplace.errors import InputFileError
+from totalplace.ingest import excel
+from totalplace.ingest.base import ParseResult
+
+MIB = 1024 * 1024
+#: Header test: receives the row's cells normalised with `norm`.
+HeaderTest = Callable[[list[str]], bool]
+Cells = Sequence[Any]
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_TOTAL = re.compile(
+    r"^(grand |sub |overall )?totals?"
+    r"( (for|of|spend|spending|expenditure|payments?|amount|value|paid|gbp|net|gross|all|month"
+    r"|period|year|page|to date)\b.*| [0-9].*)?$"
+)
+_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+_DELIMITERS = (",", "\t", ";", "|")
+
+
+def norm(value: object) -> str:
+    """A header or label in comparable form: lower case, runs of punctuation as one space."""
+    if value is None:
+        return ""
+    return _NON_ALNUM.sub(" ", str(value).lower()).strip()
+
+
+def is_total_label(value: object) -> bool:
+    """'Total', 'Grand Total', 'Sub-total', 'Total for May 2010' (not 'TOTAL BUTLER LTD')."""
+    return bool(_TOTAL.match(norm(value)))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a file may be before it is refused. Options can raise or lower each one."""
+
+    max_bytes: int = 512 * MIB
+    max_line_bytes: int = MIB
+    max_unzipped_bytes: int = 1024 * MIB
+    #: Compression ratio above which a large zip member (over 1 MiB expanded) is refused.
+    max_ratio: int = 200
+    #: Rows searched for the header (title rows allowed before it).
+    scan_rows: int = 30
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Limits:
+        """Limits with any of ``max_bytes``, ``max_line_bytes``, ``max_unzipped_bytes`` set."""
+        names = ("max_bytes", "max_line_bytes", "max_unzipped_bytes", "max_ratio", "scan_rows")
+        given = {k: int(options[k]) for k in names if options.get(k) not in (None, "")}
+        return cls(**given)
+
+
+# -- safety checks --------------------------------------------------------------------------------
+def check_size(path: Path, limits: Limits) -> int:
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise InputFileError(
+            path, f"is {size:,} bytes, over the {limits.max_bytes:,}-byte limit for one file "
+            "(option max_bytes)"
+        )
+    return size
+
+
+def check_zip(path: Path, limits: Limits) -> None:
+    """Refuse an .xlsx whose zip directory promises too much data (a zip bomb), unopened."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputFileError(path, f"is not a readable .xlsx workbook ({exc})") from exc
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_unzipped_bytes:
+        raise InputFileError(
+            path, f"refused: the workbook would expand to {total:,} bytes, over the "
+            f"{limits.max_unzipped_bytes:,}-byte limit (possible zip bomb)"
+        )
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > MIB and ratio > limits.max_ratio:
+            raise InputFileError(
+                path, f"refused: {info.filename} expands {ratio:,.0f} times "
+                f"(limit {limits.max_ratio}; possible zip bomb)"
+            )
+
+
+def refuse_binary(path: Path, head: bytes) -> None:
+    """One clear error for a 'CSV' that is really binary (NUL bytes in its first bytes)."""
+    if b"\x00" in head:
+        raise InputFileError(path, "is a binary file (NUL bytes), not CSV text")
+
+
+@dataclass
+class _Scan:
+    encoding: str
+    note: str
+
+
+def scan_text(path: Path, limits: Limits) -> _Scan:
+    """One streaming pass over the bytes: size, NUL bytes, line lengths, and the encoding."""
+    check_size(path, limits)
+    chunk_size = max(1, min(limits.max_line_bytes, MIB))
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8_ok = cp1252_ok = True
+    line, since = 1, 0
+    bom = False
+    with path.open("rb") as fh:
+        first = True
+        while chunk := fh.read(chunk_size):
+            if first:
+                bom, first = chunk.startswith(codecs.BOM_UTF8), False
+            if b"\x00" in chunk:
+                raise InputFileError(path, "is a binary file (NUL bytes), not CSV text")
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                since += len(chunk)
+                if since > limits.max_line_bytes:
+                    _too_long(path, line, limits)
+            else:
+                if since + nl > limits.max_line_bytes:
+                    _too_long(path, line, limits)
+                line += chunk.count(b"\n")
+                since = len(chunk) - chunk.rfind(b"\n") - 1
+            if utf8_ok:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8_ok = False
+            if cp1252_ok and _CP1252_UNDEFINED.search(chunk):
+                cp1252_ok = False
+    if utf8_ok:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8_ok = False
+    if utf8_ok:
+        return _Scan("utf-8-sig", "encoding: UTF-8 with byte-order mark" if bom else
+                     "encoding: UTF-8")
+    if cp1252_ok:
+        return _Scan("cp1252", "encoding: not UTF-8; read as Windows-1252 (cp1252)")
+    return _Scan("latin-1", "encoding: neither UTF-8 nor Windows-1252; read as Latin-1")
+
+
+def _too_long(path: Path, line: int, limits: Limits) -> None:
+    raise InputFileError(
+        path, f"line {line:,} is longer than {limits.max_line_bytes:,} bytes: not a table this "
+        "tool reads (option max_line_bytes)"
+    )
+
+
+# -- header search --------------------------------------------------------------------------------
+def _decode_head(head: bytes) -> str:
+    cut = head.rfind(b"\n")
+    body = head if cut < 0 else head[: cut + 1]
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return body.decode("cp1252", errors="replace")
+
+
+def _find_header_text(text: str, is_header: HeaderTest, scan_rows: int) -> tuple[str, int] | None:
+    """(delimiter, 0-based record index of the header) found in ``text``, or None."""
+    lines = list(io.StringIO(text, newline=""))
+    for delim in _DELIMITERS:
+        if not any(delim in ln for ln in lines[:scan_rows]):
+            continue
+        try:
+            for index, record in enumerate(csv.reader(lines, delimiter=delim)):
+                if index >= scan_rows:
+                    break
+                if is_header([norm(c) for c in record]):
+                    return delim, index
+        except csv.Error:
+            continue
+    return None
+
+
+def _excel_header(
+    path: Path, is_header: HeaderTest, scan_rows: int, sheet: str | int | None
+) -> tuple[str, int, list[str]] | None:
+    names = excel.sheet_names(path)
+    if sheet is not None:
+        names = [names[sheet] if isinstance(sheet, int) else sheet]
+    for name in names:
+        for number, row in excel.iter_rows(path, name, max_rows=scan_rows):
+            if is_header([norm(excel.text(v)) for v in row]):
+                return name, number, [excel.text(v) for v in row]
+    return None
+
+
+def sniff_header(path: Path, head: bytes, is_header: HeaderTest, limits: Limits | None = None) -> bool:
+    """Cheaply say whether a header row passing ``is_header`` is near the top of the file.
+
+    Refuses (raises `InputFileError`) binary text files and zip bombs rather than answering,
+    so the person sees why their file cannot be read.
+    """
+    limits = limits or Limits()
+    if excel.is_xlsx(head) or excel.is_xls(head):
+        if excel.is_xlsx(head):
+            check_zip(path, limits)
+        return _excel_header(path, is_header, limits.scan_rows, None) is not None
+    refuse_binary(path, head)
+    return _find_header_text(_decode_head(head), is_header, limits.scan_rows) is not None
+
+
+# -- the table ------------------------------------------------------------------------------------
+@dataclass
+class Table:
+    """An opened table positioned after its header; iterate `rows`, then call `finish`."""
+
+    path: Path
+    kind: str  # 'csv' | 'xls' | 'xlsx'
+    header: list[str]
+    keys: list[str]
+    header_row: int
+    sheet: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    notes: list[str] = field(default_factory=list)
+    before_header: dict[str, int] = field(default_factory=dict)
+    #: Last physical line of the most recent CSV record (for quarantine spans).
+    end_line: int = 0
+    _source: Iterator[tuple[int, Cells]] | None = None
+    _fh: IO[str] | None = None
+    _pending: list[tuple[int, int, dict[str, Any], Cells]] = field(default_factory=list)
+
+    def column(self, synonyms: Sequence[str]) -> int | None:
+        """Index of the first header cell equal (normalised) to one of ``synonyms``, in order."""
+        for s in synonyms:
+            if s in self.keys:
+                return self.keys.index(s)
+        return None
+
+    def rows(self, result: ParseResult) -> Iterator[tuple[int, Cells]]:
+        """Data rows as ``(line, cells)``, each counted in ``rows_read``.
+
+        Blank and total rows are skipped (and counted in ``skipped``); rows with the wrong
+        number of fields are quarantined here. Cells of CSV rows are strings as published;
+        spreadsheet cells are typed values (None when empty).
+        """
+        assert self._source is not None, "table is closed"
+        ncols = len(self.header)
+        csv_kind = self.kind == "csv"
+        for line, cells in self._source:
+            if csv_kind:
+                joined = "".join(cells)
+                if not joined.strip():
+                    result.skip("blank")
+                    continue
+                lowered = joined.lower()
+            else:
+                texts = ["" if v is None else str(v) for v in cells]
+                if not "".join(texts).strip():
+                    result.skip("blank")
+                    continue
+                lowered = "".join(texts).lower()
+            if "total" in lowered and self._is_total(cells, ncols):
+                result.skip("total")
+                continue
+            result.rows_read += 1
+            n = len(cells)
+            if n != ncols:
+                extra = cells[ncols:]
+                if n > ncols and all(v is None or not str(v).strip() for v in extra):
+                    cells = cells[:ncols]
+                elif n < ncols and not csv_kind:
+                    cells = tuple(cells) + (None,) * (ncols - n)
+                else:
+                    what = "too many" if n > ncols else "too few"
+                    reason = f"{what} fields: the row has {n}, the header has {ncols}"
+                    if self.end_line > line:
+                        reason += (f" (the record runs from line {line:,} to "
+                                   f"{self.end_line:,}: check for an unclosed quote)")
+                    self.quarantine(result, line, reason, cells)
+                    continue
+            yield line, cells
+
+    @staticmethod
+    def _is_total(cells: Cells, ncols: int) -> bool:
+        filled = [v for v in cells if v is not None and str(v).strip()]
+        if len(filled) > max(2, ncols // 2):
+            return False
+        return any(isinstance(v, str) and is_total_label(v) for v in filled)
+
+    def quarantine(self, result: ParseResult, line: int, reason: str, cells: Cells) -> None:
+        """Set one data row aside; its original text is filled in by `finish`."""
+        result.quarantine_row(line, reason, "")
+        end = self.end_line if self.kind == "csv" else line
+        self._pending.append((line, max(end, line), result.quarantine[-1], cells))
+
+    def finish(self, result: ParseResult) -> None:
+        """Add notes and pre-header skips to ``result`` and fill quarantined rows' raw text."""
+        for what, n in self.before_header.items():
+            result.skip(what, n)
+        result.notes.extend(self.notes)
+        if not self._pending:
+            return
+        if self.kind != "csv":
+            for _line, _end, record, cells in self._pending:
+                record["raw"] = ",".join(excel.text(v) for v in cells)
+            return
+        spans = sorted(self._pending, key=lambda p: p[0])
+        last = max(p[1] for p in spans)
+        wanted: dict[int, str] = {}
+        needed = {n for start, end, _r, _c in spans for n in range(start, end + 1)}
+        with self.path.open(encoding=self.encoding, newline="") as fh:
+            for number, text in enumerate(fh, start=1):
+                if number in needed:
+                    wanted[number] = text
+                if number >= last:
+                    break
+        for start, end, record, _cells in spans:
+            raw = "".join(wanted.get(n, "") for n in range(start, end + 1))
+            record["raw"] = raw.rstrip("\r\n")
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self._source = None
+
+    def __enter__(self) -> Table:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_table(
+    path: Path,
+    is_header: HeaderTest,
+    *,
+    limits: Limits | None = None,
+    sheet: str | int | None = None,
+    expected: str = "the expected columns",
+) -> Table:
+    """Open ``path`` (CSV, XLS or XLSX, decided by its first bytes) positioned after its header.
+
+    Raises `InputFileError` naming the file when it is unsafe, unreadable or has no header
+    (``expected`` says what the header should contain, for the message).
+    """
+    limits = limits or Limits()
+    path = Path(path)
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if excel.is_xlsx(head) or excel.is_xls(head):
+        return _open_excel(path, is_header, limits, sheet, expected, excel.is_xlsx(head))
+    return _open_csv(path, is_header, limits, expected)
+
+
+def _no_header(path: Path, limits: Limits, expected: str) -> InputFileError:
+    return InputFileError(
+        path, f"no header row with {expected} in the first {limits.scan_rows} rows "
+        "(unknown layout)"
+    )
+
+
+def _open_csv(path: Path, is_header: HeaderTest, limits: Limits, expected: str) -> Table:
+    scan = scan_text(path, limits)
+    fh = path.open(encoding=scan.encoding, newline="")
+    try:
+        found = _find_header_text(fh.read(256 * 1024), is_header, limits.scan_rows)
+        if found is None:
+            raise _no_header(path, limits, expected)
+        delim, index = found
+        fh.seek(0)
+        reader = csv.reader(fh, delimiter=delim)
+        before: dict[str, int] = {}
+        for _ in range(index):
+            record = next(reader)
+            kind = "title" if "".join(record).strip() else "blank"
+            before[kind] = before.get(kind, 0) + 1
+        header = [c.strip() for c in next(reader)]
+    except BaseException:
+        fh.close()
+        raise
+    while header and not header[-1]:
+        header.pop()
+    table = Table(
+        path=path, kind="csv", header=header, keys=[norm(c) for c in header],
+        header_row=reader.line_num, encoding=scan.encoding, delimiter=delim,
+        notes=[scan.note] + ([f"delimiter: {delim!r}"] if delim != "," else [])
+        + ([f"header on line {reader.line_num}"] if reader.line_num > 1 else []),
+        before_header=before, _fh=fh,
+    )
+    table.end_line = reader.line_num
+    table._source = _csv_records(table, reader)
+    return table
+
+
+def _csv_records(table: Table, reader: Any) -> Iterator[tuple[int, Cells]]:
+    prev = table.end_line
+    try:
+        for cells in reader:
+            end = reader.line_num
+            table.end_line = end
+            yield prev + 1, cells
+            prev = end
+    except csv.Error as exc:
+        raise InputFileError(table.path, f"malformed CSV ({exc})", line=prev + 1) from exc
+
+
+def _open_excel(
+    path: Path, is_header: HeaderTest, limits: Limits, sheet: str | int | None, expected: str,
+    xlsx: bool,
+) -> Table:
+    check_size(path, limits)
+    if xlsx:
+        check_zip(path, limits)
+    found = _excel_header(path, is_header, limits.scan_rows, sheet)
+    if found is None:
+        raise _no_header(path, limits, expected)
+    name, number, header = found
+    while header and not header[-1]:
+        header.pop()
+    table = Table(
+        path=path, kind="xlsx" if xlsx else "xls", header=header,
+        keys=[norm(c) for c in header], header_row=number, sheet=name,
+        notes=[f"sheet {name!r}, header on row {number}"],
+    )
+    table._source = _excel_records(table, path, name, number)
+    return table
+
+
+def _excel_records(table: Table, path: Path, sheet: str, header_row: int) -> Iterator[tuple[int, Cells]]:
+    for number, row in excel.iter_rows(path, sheet):
+        if number < header_row:
+            kind = "blank" if excel.is_blank(row) else "title"
+            table.before_header[kind] = table.before_header.get(kind, 0) + 1
+            continue
+        if number == header_row:
+            continue
+        yield number, row
+
+
+# -- output ---------------------------------------------------------------------------------------
+#: Ledger columns an adapter fills, in the order of `LedgerRows.add`'s tuple.
+OUTPUT_FIELDS: tuple[str, ...] = (
+    "year", "date", "area_code", "area_name", "area_level", "agency", "agency_code",
+    "agency_type", "function", "service_line", "counterparty", "description", "amount_pence",
+    "row",
+)
+
+
+class LedgerRows:
+    """Collects output rows as tuples (one append per row) and hands the pipeline one frame."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []
+        self.add = self.rows.append
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def into(self, result: ParseResult) -> None:
+        """Put the collected rows into ``result.frame`` (nothing when there are none)."""
+        if not self.rows:
+            return
+        import pandas as pd
+
+        frame = pd.DataFrame.from_records(self.rows, columns=list(OUTPUT_FIELDS))
+        result.frame = frame if result.frame is None else pd.concat([result.frame, frame])

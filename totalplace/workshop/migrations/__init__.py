@@ -1,0 +1,1 @@
+"""Alembic migrations of the workshop database (run them with ``totalplace.workshop.db.upgrade``)."""
