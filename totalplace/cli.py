@@ -18,7 +18,7 @@ from totalplace.errors import TotalPlaceError
 app = typer.Typer(help="totalplace: map all public spending in a place.", no_args_is_help=True)
 sources_app = typer.Typer(help="The catalogue of public sources and the data mirror.")
 app.add_typer(sources_app, name="sources")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 WorkspaceOpt = Annotated[
@@ -136,34 +136,72 @@ def serve(
     create_app(ws).run(host="127.0.0.1", port=port, debug=debug)
 
 
+DriverOpt = Annotated[
+    list[str] | None,
+    typer.Option("--driver", help="Override a driver: FUNCTION=DRIVER, e.g. 10.2=population."),
+]
+
+
+def _overrides(drivers: list[str] | None) -> dict[str, str]:
+    out = {}
+    for d in drivers or []:
+        key, sep, value = d.partition("=")
+        if not sep or not key or not value:
+            raise TotalPlaceError(f"--driver {d!r}: write FUNCTION=DRIVER, e.g. 10.2=population")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _write_or_print(frame: Any, output: Path | None, fmt: str, notes: list[str]) -> bool:
+    """Write to --output (CSV/XLSX by suffix) or print CSV; True if handled."""
+    from totalplace.export.tables import write_table
+
+    if output is not None:
+        write_table(frame, output, notes)
+        console.print(f"wrote {output}")
+        return True
+    if fmt == "csv":
+        from totalplace.export.tables import safe_frame
+
+        safe_frame(frame).to_csv(sys.stdout, index=False)
+        return True
+    return False
+
+
 @app.command()
 def count(
     place: Annotated[str, typer.Option(help="Pilot name, GSS code(s) or place file.")],
     year: Annotated[str, typer.Option(help="Financial year, e.g. 2010-11.")],
     workspace: WorkspaceOpt = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write .csv/.xlsx.")] = None,
+    driver: DriverOpt = None,
+    outturn: Annotated[bool, typer.Option(help="Use councils' own outturn where loaded.")] = True,
 ) -> None:
     """High-level count of identifiable public spend in a place for a year."""
+    from totalplace.count.engine import CountOptions, count_place
     from totalplace.ingest.values import normalise_financial_year
     from totalplace.workspace import Workspace
 
     try:
-        result = Workspace(_settings(workspace)).count(place, normalise_financial_year(year))
+        ws = Workspace(_settings(workspace))
+        opts = CountOptions(drivers=_overrides(driver), use_outturn=outturn)
+        result = count_place(ws.store, ws.place(place), normalise_financial_year(year), opts)
     except (TotalPlaceError, ValueError) as exc:
         _fail(exc)
         return
     if format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
         return
-    if format == "csv":
-        result.rows.assign(amount_gbp=result.rows["amount_pence"] / 100).drop(
-            columns="amount_pence"
-        ).to_csv(sys.stdout, index=False)
+    frame = result.rows.assign(amount_gbp=result.rows["amount_pence"] / 100).drop(
+        columns="amount_pence"
+    )
+    if _write_or_print(frame, output, format, result.caveats):
         return
     table = Table(title=f"{result.place_name} {result.year}: high-level count")
     for col in ("agency type", "function", "basis", "driver", "amount"):
         table.add_column(col, justify="right" if col == "amount" else "left")
-    for r in result.rows.itertuples():
+    for r in result.rows[result.rows["amount_pence"] != 0].itertuples():
         table.add_row(str(r.agency_type), str(r.function), r.basis, r.driver, _gbp(r.amount_pence))
     console.print(table)
     per_head = result.per_head_gbp or 0
@@ -171,13 +209,124 @@ def count(
         f"[bold]Total {_gbp(result.total_pence)}[/] · population {result.population:,} "
         f"(mid-{result.population_year}) · £{per_head:,.0f} per head · {result.release}"
     )
+    shares = result.rows.groupby("confidence")["amount_pence"].sum() / max(result.total_pence, 1)
+    console.print("confidence: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
     if result.reported_by_councils is not None:
         console.print(
             "of which reported by councils (revenue outturn): "
             f"{_gbp(int(result.reported_by_councils['amount_pence'].sum()))}"
         )
+    if result.replaced is not None:
+        console.print("replaced (CRA local-government current spend, now from councils' outturn):")
+        for r in result.replaced.itertuples():
+            console.print(f"  {r.function}: {_gbp(r.amount_pence)}")
     for c in result.caveats:
         console.print(f"[dim]• {c}[/]")
+
+
+@app.command()
+def reconcile(
+    workspace: WorkspaceOpt = None,
+    mirror: MirrorOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write .csv/.xlsx.")] = None,
+) -> None:
+    """The tool's counts beside the figures the pilots published, with the gaps explained."""
+    import pandas as pd
+
+    from totalplace.count.reconcile import reconcile as run
+    from totalplace.sources.catalogue import get_source, locate
+    from totalplace.workspace import Workspace
+
+    settings = _settings(workspace, mirror)
+    try:
+        path = locate(get_source("tp_published_figures"), settings.require_mirror())
+        table_df = run(Workspace(settings), pd.read_csv(path))
+    except TotalPlaceError as exc:
+        _fail(exc)
+        return
+    if format == "json":
+        sys.stdout.write(table_df.to_json(orient="records", indent=2) + "\n")
+        return
+    if _write_or_print(table_df, output, format, []):
+        return
+    table = Table(title="Reconciliation with published Total Place figures")
+    for col in ("scope", "measure", "year", "published", "tool", "difference", "explained by"):
+        table.add_column(col)
+    for r in table_df.itertuples():
+        tool = "-" if pd.isna(r.tool_gbp) else f"£{r.tool_gbp / 1e6:,.0f}m"
+        diff = "-" if pd.isna(r.difference_gbp) else f"£{r.difference_gbp / 1e6:+,.0f}m"
+        table.add_row(
+            r.scope,
+            str(r.measure)[:40],
+            str(r.year),
+            f"£{r.published_gbp / 1e6:,.0f}m",
+            tool,
+            diff,
+            f"{r.explanation} [{r.breakdown}]",
+        )
+    console.print(table)
+
+
+@app.command()
+def drivers(
+    place: Annotated[str | None, typer.Option(help="Show sensitivity for this place.")] = None,
+    year: Annotated[str | None, typer.Option(help="Financial year for sensitivity.")] = None,
+    workspace: WorkspaceOpt = None,
+    driver: DriverOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write .csv/.xlsx.")] = None,
+) -> None:
+    """List the drivers and the default driver per function; with --place and --year, show how
+    the count moves under other drivers (default alternative: population for everything)."""
+    import pandas as pd
+
+    from totalplace.count.drivers import builtin_drivers, default_rules
+
+    if place is None or year is None:
+        t = Table(title="Drivers (ONS mid-year population by single year of age)")
+        for col in ("driver", "label", "ages"):
+            t.add_column(col)
+        for d in builtin_drivers().values():
+            t.add_row(d.name, d.label, f"{d.age_min}-{d.age_max}")
+        console.print(t)
+        r = Table(title="Default driver by function (data/codes/default_drivers.csv)")
+        for col in ("function", "driver", "why"):
+            r.add_column(col)
+        for m, d, why in default_rules():
+            r.add_row(m, d, why)
+        console.print(r)
+        return
+    from totalplace.count.sensitivity import sensitivity
+    from totalplace.ingest.values import normalise_financial_year
+    from totalplace.workspace import Workspace
+
+    try:
+        ws = Workspace(_settings(workspace))
+        df = sensitivity(
+            ws.store, ws.place(place), normalise_financial_year(year), _overrides(driver) or None
+        )
+    except (TotalPlaceError, ValueError) as exc:
+        _fail(exc)
+        return
+    if format == "json":
+        sys.stdout.write(df.to_json(orient="records", indent=2) + "\n")
+        return
+    if _write_or_print(df, output, format, []):
+        return
+    t = Table(title=f"Sensitivity of {place} {year} to drivers")
+    for col in ("function", "default", "alternative", "difference", "%"):
+        t.add_column(col, justify="left" if col == "function" else "right")
+    for r in df.itertuples():
+        share = "" if pd.isna(r.difference_share) else f"{r.difference_share:+.1%}"
+        t.add_row(
+            str(r.function),
+            _gbp(r.default_pence),
+            _gbp(r.alternative_pence),
+            _gbp(r.difference_pence),
+            share,
+        )
+    console.print(t)
 
 
 @app.command()

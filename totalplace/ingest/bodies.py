@@ -34,13 +34,34 @@ REFERENCE_DATE = dt.date(2019, 4, 1)
 
 GSS_RE = re.compile(r"^[EWSNK]\d{8}$")
 _LEVELS = (
-    ("E01", "lsoa"), ("W01", "lsoa"), ("S01", "lsoa"), ("E05", "ward"), ("W05", "ward"),
-    ("S13", "ward"), ("E06", "district"), ("E07", "district"), ("E08", "district"),
-    ("E09", "district"), ("W06", "district"), ("S12", "district"), ("N09", "district"),
-    ("E10", "upper_tier"), ("E11", "upper_tier"), ("E12", "region"), ("E13", "region"),
-    ("E92", "nation"), ("W92", "nation"), ("S92", "nation"), ("N92", "nation"), ("K02", "nation"),
-    ("K03", "nation"), ("K04", "nation"), ("E23", "police_force_area"),
-    ("W15", "police_force_area"), ("E31", "fire_authority"), ("W25", "fire_authority"),
+    ("E01", "lsoa"),
+    ("W01", "lsoa"),
+    ("S01", "lsoa"),
+    ("E05", "ward"),
+    ("W05", "ward"),
+    ("S13", "ward"),
+    ("E06", "district"),
+    ("E07", "district"),
+    ("E08", "district"),
+    ("E09", "district"),
+    ("W06", "district"),
+    ("S12", "district"),
+    ("N09", "district"),
+    ("E10", "upper_tier"),
+    ("E11", "upper_tier"),
+    ("E12", "region"),
+    ("E13", "region"),
+    ("E92", "nation"),
+    ("W92", "nation"),
+    ("S92", "nation"),
+    ("N92", "nation"),
+    ("K02", "nation"),
+    ("K03", "nation"),
+    ("K04", "nation"),
+    ("E23", "police_force_area"),
+    ("W15", "police_force_area"),
+    ("E31", "fire_authority"),
+    ("W25", "fire_authority"),
 )
 _COUNCIL_WORDS = re.compile(
     r"^(the )|( (city|county|borough|district|metropolitan borough|metropolitan district|"
@@ -112,8 +133,11 @@ class Bodies:
             body = Body(
                 name=str(row.get("official-name") or row.get("nice-name") or la),
                 area_name=str(row.get("nice-name") or row.get("official-name") or la),
-                gss=gss, la_code=la, la_type=str(row.get("local-authority-type", "")),
-                start=str(row.get("start-date", "")), end=str(row.get("end-date", "")),
+                gss=gss,
+                la_code=la,
+                la_type=str(row.get("local-authority-type", "")),
+                start=str(row.get("start-date", "")),
+                end=str(row.get("end-date", "")),
             )
             self._by_la[la] = body
             codes = [gss, la, row.get("snac"), row.get("ecode"), row.get("old-ons-la-code")]

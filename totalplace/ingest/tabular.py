@@ -86,8 +86,9 @@ def check_size(path: Path, limits: Limits) -> int:
     size = path.stat().st_size
     if size > limits.max_bytes:
         raise InputFileError(
-            path, f"is {size:,} bytes, over the {limits.max_bytes:,}-byte limit for one file "
-            "(option max_bytes)"
+            path,
+            f"is {size:,} bytes, over the {limits.max_bytes:,}-byte limit for one file "
+            "(option max_bytes)",
         )
     return size
 
@@ -102,15 +103,17 @@ def check_zip(path: Path, limits: Limits) -> None:
     total = sum(i.file_size for i in infos)
     if total > limits.max_unzipped_bytes:
         raise InputFileError(
-            path, f"refused: the workbook would expand to {total:,} bytes, over the "
-            f"{limits.max_unzipped_bytes:,}-byte limit (possible zip bomb)"
+            path,
+            f"refused: the workbook would expand to {total:,} bytes, over the "
+            f"{limits.max_unzipped_bytes:,}-byte limit (possible zip bomb)",
         )
     for info in infos:
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > MIB and ratio > limits.max_ratio:
             raise InputFileError(
-                path, f"refused: {info.filename} expands {ratio:,.0f} times "
-                f"(limit {limits.max_ratio}; possible zip bomb)"
+                path,
+                f"refused: {info.filename} expands {ratio:,.0f} times "
+                f"(limit {limits.max_ratio}; possible zip bomb)",
             )
 
 
@@ -164,8 +167,9 @@ def scan_text(path: Path, limits: Limits) -> _Scan:
         except UnicodeDecodeError:
             utf8_ok = False
     if utf8_ok:
-        return _Scan("utf-8-sig", "encoding: UTF-8 with byte-order mark" if bom else
-                     "encoding: UTF-8")
+        return _Scan(
+            "utf-8-sig", "encoding: UTF-8 with byte-order mark" if bom else "encoding: UTF-8"
+        )
     if cp1252_ok:
         return _Scan("cp1252", "encoding: not UTF-8; read as Windows-1252 (cp1252)")
     return _Scan("latin-1", "encoding: neither UTF-8 nor Windows-1252; read as Latin-1")
@@ -173,8 +177,9 @@ def scan_text(path: Path, limits: Limits) -> _Scan:
 
 def _too_long(path: Path, line: int, limits: Limits) -> None:
     raise InputFileError(
-        path, f"line {line:,} is longer than {limits.max_line_bytes:,} bytes: not a table this "
-        "tool reads (option max_line_bytes)"
+        path,
+        f"line {line:,} is longer than {limits.max_line_bytes:,} bytes: not a table this "
+        "tool reads (option max_line_bytes)",
     )
 
 
@@ -206,19 +211,21 @@ def _find_header_text(text: str, is_header: HeaderTest, scan_rows: int) -> tuple
 
 
 def _excel_header(
-    path: Path, is_header: HeaderTest, scan_rows: int, sheet: str | int | None
+    book: excel.Workbook, is_header: HeaderTest, scan_rows: int, sheet: str | int | None
 ) -> tuple[str, int, list[str]] | None:
-    names = excel.sheet_names(path)
+    names = book.sheet_names
     if sheet is not None:
         names = [names[sheet] if isinstance(sheet, int) else sheet]
     for name in names:
-        for number, row in excel.iter_rows(path, name, max_rows=scan_rows):
+        for number, row in book.rows(name, max_rows=scan_rows):
             if is_header([norm(excel.text(v)) for v in row]):
                 return name, number, [excel.text(v) for v in row]
     return None
 
 
-def sniff_header(path: Path, head: bytes, is_header: HeaderTest, limits: Limits | None = None) -> bool:
+def sniff_header(
+    path: Path, head: bytes, is_header: HeaderTest, limits: Limits | None = None
+) -> bool:
     """Cheaply say whether a header row passing ``is_header`` is near the top of the file.
 
     Refuses (raises `InputFileError`) binary text files and zip bombs rather than answering,
@@ -226,9 +233,11 @@ def sniff_header(path: Path, head: bytes, is_header: HeaderTest, limits: Limits 
     """
     limits = limits or Limits()
     if excel.is_xlsx(head) or excel.is_xls(head):
+        check_size(path, limits)
         if excel.is_xlsx(head):
             check_zip(path, limits)
-        return _excel_header(path, is_header, limits.scan_rows, None) is not None
+        with excel.open_workbook(path) as book:
+            return _excel_header(book, is_header, limits.scan_rows, None) is not None
     refuse_binary(path, head)
     return _find_header_text(_decode_head(head), is_header, limits.scan_rows) is not None
 
@@ -252,6 +261,7 @@ class Table:
     end_line: int = 0
     _source: Iterator[tuple[int, Cells]] | None = None
     _fh: IO[str] | None = None
+    _book: excel.Workbook | None = None
     _pending: list[tuple[int, int, dict[str, Any], Cells]] = field(default_factory=list)
 
     def column(self, synonyms: Sequence[str]) -> int | None:
@@ -299,8 +309,10 @@ class Table:
                     what = "too many" if n > ncols else "too few"
                     reason = f"{what} fields: the row has {n}, the header has {ncols}"
                     if self.end_line > line:
-                        reason += (f" (the record runs from line {line:,} to "
-                                   f"{self.end_line:,}: check for an unclosed quote)")
+                        reason += (
+                            f" (the record runs from line {line:,} to "
+                            f"{self.end_line:,}: check for an unclosed quote)"
+                        )
                     self.quarantine(result, line, reason, cells)
                     continue
             yield line, cells
@@ -327,7 +339,7 @@ class Table:
             return
         if self.kind != "csv":
             for _line, _end, record, cells in self._pending:
-                record["raw"] = ",".join(excel.text(v) for v in cells)
+                record["raw"] = excel.raw_text(tuple(cells))
             return
         spans = sorted(self._pending, key=lambda p: p[0])
         last = max(p[1] for p in spans)
@@ -347,6 +359,9 @@ class Table:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._book is not None:
+            self._book.close()
+            self._book = None
         self._source = None
 
     def __enter__(self) -> Table:
@@ -382,8 +397,7 @@ def open_table(
 
 def _no_header(path: Path, limits: Limits, expected: str) -> InputFileError:
     return InputFileError(
-        path, f"no header row with {expected} in the first {limits.scan_rows} rows "
-        "(unknown layout)"
+        path, f"no header row with {expected} in the first {limits.scan_rows} rows (unknown layout)"
     )
 
 
@@ -409,11 +423,18 @@ def _open_csv(path: Path, is_header: HeaderTest, limits: Limits, expected: str) 
     while header and not header[-1]:
         header.pop()
     table = Table(
-        path=path, kind="csv", header=header, keys=[norm(c) for c in header],
-        header_row=reader.line_num, encoding=scan.encoding, delimiter=delim,
-        notes=[scan.note] + ([f"delimiter: {delim!r}"] if delim != "," else [])
+        path=path,
+        kind="csv",
+        header=header,
+        keys=[norm(c) for c in header],
+        header_row=reader.line_num,
+        encoding=scan.encoding,
+        delimiter=delim,
+        notes=[scan.note]
+        + ([f"delimiter: {delim!r}"] if delim != "," else [])
         + ([f"header on line {reader.line_num}"] if reader.line_num > 1 else []),
-        before_header=before, _fh=fh,
+        before_header=before,
+        _fh=fh,
     )
     table.end_line = reader.line_num
     table._source = _csv_records(table, reader)
@@ -433,29 +454,45 @@ def _csv_records(table: Table, reader: Any) -> Iterator[tuple[int, Cells]]:
 
 
 def _open_excel(
-    path: Path, is_header: HeaderTest, limits: Limits, sheet: str | int | None, expected: str,
+    path: Path,
+    is_header: HeaderTest,
+    limits: Limits,
+    sheet: str | int | None,
+    expected: str,
     xlsx: bool,
 ) -> Table:
     check_size(path, limits)
     if xlsx:
         check_zip(path, limits)
-    found = _excel_header(path, is_header, limits.scan_rows, sheet)
-    if found is None:
-        raise _no_header(path, limits, expected)
+    book = excel.open_workbook(path)
+    try:
+        found = _excel_header(book, is_header, limits.scan_rows, sheet)
+        if found is None:
+            raise _no_header(path, limits, expected)
+    except BaseException:
+        book.close()
+        raise
     name, number, header = found
     while header and not header[-1]:
         header.pop()
     table = Table(
-        path=path, kind="xlsx" if xlsx else "xls", header=header,
-        keys=[norm(c) for c in header], header_row=number, sheet=name,
+        path=path,
+        kind="xlsx" if xlsx else "xls",
+        header=header,
+        keys=[norm(c) for c in header],
+        header_row=number,
+        sheet=name,
         notes=[f"sheet {name!r}, header on row {number}"],
+        _book=book,
     )
-    table._source = _excel_records(table, path, name, number)
+    table._source = _excel_records(table, book, name, number)
     return table
 
 
-def _excel_records(table: Table, path: Path, sheet: str, header_row: int) -> Iterator[tuple[int, Cells]]:
-    for number, row in excel.iter_rows(path, sheet):
+def _excel_records(
+    table: Table, book: excel.Workbook, sheet: str, header_row: int
+) -> Iterator[tuple[int, Cells]]:
+    for number, row in book.rows(sheet):
         if number < header_row:
             kind = "blank" if excel.is_blank(row) else "title"
             table.before_header[kind] = table.before_header.get(kind, 0) + 1
@@ -468,8 +505,19 @@ def _excel_records(table: Table, path: Path, sheet: str, header_row: int) -> Ite
 # -- output ---------------------------------------------------------------------------------------
 #: Ledger columns an adapter fills, in the order of `LedgerRows.add`'s tuple.
 OUTPUT_FIELDS: tuple[str, ...] = (
-    "year", "date", "area_code", "area_name", "area_level", "agency", "agency_code",
-    "agency_type", "function", "service_line", "counterparty", "description", "amount_pence",
+    "year",
+    "date",
+    "area_code",
+    "area_name",
+    "area_level",
+    "agency",
+    "agency_code",
+    "agency_type",
+    "function",
+    "service_line",
+    "counterparty",
+    "description",
+    "amount_pence",
     "row",
 )
 
@@ -477,7 +525,8 @@ OUTPUT_FIELDS: tuple[str, ...] = (
 class LedgerRows:
     """Collects output rows as tuples (one append per row) and hands the pipeline one frame."""
 
-    def __init__(self) -> None:
+    def __init__(self, fields: tuple[str, ...] = OUTPUT_FIELDS) -> None:
+        self.fields = fields
         self.rows: list[tuple[Any, ...]] = []
         self.add = self.rows.append
 
@@ -490,5 +539,5 @@ class LedgerRows:
             return
         import pandas as pd
 
-        frame = pd.DataFrame.from_records(self.rows, columns=list(OUTPUT_FIELDS))
+        frame = pd.DataFrame.from_records(self.rows, columns=list(self.fields))
         result.frame = frame if result.frame is None else pd.concat([result.frame, frame])

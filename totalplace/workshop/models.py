@@ -177,7 +177,7 @@ class Scenario(Base):
 
     # Every ORM UPDATE says "... WHERE id = ? AND version = <version loaded>": a concurrent save
     # makes it match no row, and SQLAlchemy raises StaleDataError instead of overwriting.
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's own attribute)
 
 
 class Snapshot(Base):

@@ -150,11 +150,19 @@ def _ecode_lookup(context: ParseContext, result: ParseResult) -> dict[str, str]:
     return ecode_to_gss(register)
 
 
-Columns = tuple[int, int, int, list[tuple[int, str]]]
+@dataclass(frozen=True)
+class Columns:
+    """Where the E-code, name, class, service lines and their published total are."""
+
+    ecode: int
+    name: int
+    klass: int
+    total: int
+    services: list[tuple[int, str]]
 
 
 def _columns(path: Path, sheet: _Sheet) -> Columns:
-    """Columns of E-code, name, class and the service lines (name by column)."""
+    """Columns of E-code, name, class, the service lines (name by column) and their total."""
     keys = [text(v).casefold() for v in sheet.header]
     ecode_col = keys.index("e-code")
     try:
@@ -168,7 +176,7 @@ def _columns(path: Path, sheet: _Sheet) -> Columns:
             "'Class' or 'TOTAL SERVICE EXPENDITURE'",
         ) from exc
     services = [(i, text(sheet.header[i])) for i in range(class_col + 1, total_col) if keys[i]]
-    return ecode_col, name_col, class_col, services
+    return Columns(ecode_col, name_col, class_col, total_col, services)
 
 
 def _parse_rows(
@@ -178,12 +186,18 @@ def _parse_rows(
     gss: dict[str, str],
     result: ParseResult,
 ) -> None:
-    ecode_col, name_col, class_col, services = columns
+    ecode_col, name_col, class_col, services = (
+        columns.ecode,
+        columns.name,
+        columns.klass,
+        columns.services,
+    )
     result.notes.append(
         f"RS {sheet.year}: sheet {sheet.name!r}, header on row {sheet.header_no}, amounts in "
         f"{sheet.unit}, {len(services)} service lines"
     )
     unmapped: list[str] = []
+    off_total: list[int] = []  # pence by which service lines miss the published total
     records: list[dict[str, Any]] = []
     for number, row in rows:
         kind = _non_data(row, number, sheet.header_no, ecode_col, name_col, services)
@@ -219,6 +233,9 @@ def _parse_rows(
         if not amounts:
             result.skip(EXCLUDED_ALL_ZERO)
             continue
+        difference = _off_total(row, columns.total, sheet.scale, amounts)
+        if difference:
+            off_total.append(difference)
         area = gss.get(ecode)
         if area is None:
             unmapped.append(ecode)
@@ -241,6 +258,12 @@ def _parse_rows(
             f"area_code 'ECODE:<e-code>': {', '.join(unmapped[:8])}"
             + (", …" if len(unmapped) > 8 else "")
         )
+    if off_total:
+        worst = max(abs(d) for d in off_total) / 100 / sheet.scale
+        result.notes.append(
+            f"{len(off_total)} authorities' service lines differ from their published "
+            f"TOTAL SERVICE EXPENDITURE (rounding; at most {worst:g} in {sheet.unit})"
+        )
     frame = pd.DataFrame.from_records(records)
     if not frame.empty:
         frame["amount_pence"] = frame["amount_pence"].astype("int64")
@@ -248,6 +271,15 @@ def _parse_rows(
         for empty in ("function_code", "function", "subfunction", "date", "counterparty"):
             frame[empty] = None
     result.frame = frame
+
+
+def _off_total(row: Row, total_col: int, scale: int, amounts: list[tuple[str, int]]) -> int:
+    """Service lines' sum minus the row's published total, in pence (0 if no total)."""
+    try:
+        total = parse_amount_pence(cell(row, total_col), scale=scale)
+    except ValueError:
+        return 0
+    return sum(p for _, p in amounts) - total
 
 
 def agency_type(name: str, klass: str) -> str:

@@ -27,33 +27,94 @@ SUFFIXES = (".csv", ".txt", ".tsv", ".xls", ".xlsx")
 
 #: Header synonyms (normalised: lower case, punctuation as spaces), preferred first.
 AMOUNT = (
-    "net amount", "invoice nett amount", "invoice net amount", "sumofnet amt", "net amt",
-    "nett amount", "net value", "net", "amount", "amount gbp", "amount excl vat",
-    "transaction amount", "payment amount", "amount paid", "value", "line amount",
-    "gross amount", "sumofgross amt", "gross",
+    "net amount",
+    "invoice nett amount",
+    "invoice net amount",
+    "sumofnet amt",
+    "net amt",
+    "nett amount",
+    "net value",
+    "net",
+    "amount",
+    "amount gbp",
+    "amount excl vat",
+    "transaction amount",
+    "payment amount",
+    "amount paid",
+    "value",
+    "line amount",
+    "gross amount",
+    "sumofgross amt",
+    "gross",
 )
 DATE = (
-    "date", "payment date", "invoice payment date", "date of payment", "pymtdate",
-    "transaction date", "paid date", "date paid", "payment run date", "posting date",
-    "invoice date", "invoice creation date", "clearing date", "effective date",
+    "date",
+    "payment date",
+    "invoice payment date",
+    "date of payment",
+    "pymtdate",
+    "transaction date",
+    "paid date",
+    "date paid",
+    "payment run date",
+    "posting date",
+    "invoice date",
+    "invoice creation date",
+    "clearing date",
+    "effective date",
 )
 SUPPLIER = (
-    "supplier name", "supplier", "vendor", "vendor name", "enentity name", "paid to", "payee",
-    "payee name", "merchant name", "creditor name", "beneficiary", "supplier details",
+    "supplier name",
+    "supplier",
+    "vendor",
+    "vendor name",
+    "enentity name",
+    "paid to",
+    "payee",
+    "payee name",
+    "merchant name",
+    "creditor name",
+    "beneficiary",
+    "supplier details",
 )
 AREA = (
-    "expense area", "service area", "service label", "service", "spending area",
-    "directorate", "department", "service division", "portfolio", "cost centre description",
-    "service expense area", "description",
+    "expense area",
+    "service area",
+    "service label",
+    "service",
+    "spending area",
+    "directorate",
+    "department",
+    "service division",
+    "portfolio",
+    "cost centre description",
+    "service expense area",
+    "description",
 )
 TYPE = (
-    "expense type", "expenses type", "expenditure category", "element description",
-    "account description", "accountdescription", "expense description", "expenditure type",
-    "subjective description", "spend category", "expense category", "category", "purpose",
+    "expense type",
+    "expenses type",
+    "expenditure category",
+    "element description",
+    "account description",
+    "accountdescription",
+    "expense description",
+    "expenditure type",
+    "subjective description",
+    "spend category",
+    "expense category",
+    "category",
+    "purpose",
 )
 BODY_NAME = (
-    "name of body", "body name", "organisation name", "paid by", "council", "local authority",
-    "authority", "organisation",
+    "name of body",
+    "body name",
+    "organisation name",
+    "paid by",
+    "council",
+    "local authority",
+    "authority",
+    "organisation",
 )
 BODY_CODE = ("body", "body code", "organisation code", "la code", "gss code", "ons code")
 CENTRAL_FAMILY = ("departmental family",)
@@ -65,7 +126,8 @@ def is_spend_header(keys: list[str]) -> bool:
     """An amount, a date and a supplier column (any synonym of each)."""
     present = set(keys)
     return bool(
-        present.intersection(AMOUNT) and present.intersection(DATE)
+        present.intersection(AMOUNT)
+        and present.intersection(DATE)
         and present.intersection(SUPPLIER)
     )
 
@@ -84,7 +146,10 @@ class SpendAdapter(Adapter):
         result = ParseResult()
         limits = Limits.from_options(context.options)
         with open_table(
-            path, is_spend_header, limits=limits, sheet=context.options.get("sheet"),
+            path,
+            is_spend_header,
+            limits=limits,
+            sheet=context.options.get("sheet"),
             expected="amount, date and supplier columns",
         ) as table:
             payer = Payer.for_table(table, context.options)
@@ -125,12 +190,28 @@ def _read_rows(table: Table, result: ParseResult, payer: Payer) -> None:
         except ValueError as exc:
             table.quarantine(result, line, str(exc), cells)
             continue
-        area = _text(cells[i_area]) if i_area is not None else None
         kind = _text(cells[i_type]) if i_type is not None else None
+        area = _text(cells[i_area]) if i_area is not None else kind
         if i_source is not None and (src := _text(cells[i_source])):
             kind = f"{kind} [source: {src}]" if kind else f"[source: {src}]"
-        add((when[1], when[0], body.gss, body.name, body.level, agency, body.code,
-             body.agency_type, None, area, _text(cells[i_supplier]), kind, pence, line))
+        add(
+            (
+                when[1],
+                when[0],
+                body.gss,
+                body.name,
+                body.level,
+                agency,
+                body.code,
+                body.agency_type,
+                None,
+                area,
+                _text(cells[i_supplier]),
+                kind,
+                pence,
+                line,
+            )
+        )
     out.into(result)
 
 
@@ -148,8 +229,9 @@ class Area:
 
     __slots__ = ("agency_type", "code", "gss", "level", "name")
 
-    def __init__(self, gss: str, name: str | None, level: str, code: str | None,
-                 agency_type: str) -> None:
+    def __init__(
+        self, gss: str, name: str | None, level: str, code: str | None, agency_type: str
+    ) -> None:
         self.gss, self.name, self.level = gss, name, level
         self.code, self.agency_type = code, agency_type
 
@@ -182,17 +264,20 @@ class Payer:
         fixed = fixed_payer(table.path, options)
         if fixed is not None:
             agency, area = fixed
-            return cls(lambda _cells, _day: (agency, area),
-                       [f"paying body (from options): {agency} → {area.gss}"])
+            return cls(
+                lambda _cells, _day: (agency, area),
+                [f"paying body (from options): {agency} → {area.gss}"],
+            )
         family, entity = table.column(CENTRAL_FAMILY), table.column(CENTRAL_ENTITY)
         if family is not None:
             return _central(entity if entity is not None else family, options)
         i_name, i_code = table.column(BODY_NAME), table.column(BODY_CODE)
         if i_name is None and i_code is None:
             raise InputFileError(
-                table.path, "the file names no paying body: pass --option body=NAME "
+                table.path,
+                "the file names no paying body: pass --option body=NAME "
                 "(a council name or GSS code), or --option area_code=GSS with "
-                "--option agency=NAME and --option agency_type=TYPE"
+                "--option agency=NAME and --option agency_type=TYPE",
             )
         return _from_columns(table.path, i_name, i_code, Bodies.from_options(options))
 
@@ -215,8 +300,9 @@ def fixed_payer(path: Path, options: Mapping[str, Any]) -> tuple[str, Area] | No
     body = bodies.resolve(body_text)
     if body is None:
         raise InputFileError(
-            path, f"paying body {body_text!r} is not a council this tool knows (try its GSS "
-            "code, or --option area_code=GSS --option agency=NAME)"
+            path,
+            f"paying body {body_text!r} is not a council this tool knows (try its GSS "
+            "code, or --option area_code=GSS --option agency=NAME)",
         )
     area = Area.of(body, str(options.get("area_level") or "authority"))
     if agency_type:
@@ -271,8 +357,10 @@ def _central(i_entity: int, options: Mapping[str, Any]) -> Payer:
             hit = cache[raw] = (agency, Area(code, None, level, None, kind))
         return hit
 
-    return Payer(body_of, [
-        f"central government file: amounts recorded at {level} level ({code}); "
-        "--option area_code=GSS changes that"
-    ])
-
+    return Payer(
+        body_of,
+        [
+            f"central government file: amounts recorded at {level} level ({code}); "
+            "--option area_code=GSS changes that"
+        ],
+    )

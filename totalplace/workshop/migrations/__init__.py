@@ -1,1 +1,1 @@
-"""Alembic migrations of the workshop database (run them with ``totalplace.workshop.db.upgrade``)."""
+"""Alembic migrations of the workshop database (run by ``totalplace.workshop.db.upgrade``)."""

@@ -35,7 +35,7 @@ def run_migrations_online() -> None:
         "sqlalchemy.url"
     )
     if not url:
-        raise SystemExit("give the database: alembic -x url=sqlite:///path/workshop.db upgrade head")
+        raise SystemExit("give the database: alembic -x url=sqlite:///workshop.db upgrade head")
     engine = make_engine(url)
     try:
         with engine.begin() as conn:

@@ -1,0 +1,217 @@
+"""Workshop fixtures: every database test runs on SQLite (a temp file) and on a real PostgreSQL.
+
+The PostgreSQL server is started by the fixture itself (initdb + pg_ctl in a temp dir, on a free
+loopback port; as the ``postgres`` user when run as root), once per session, and is stopped and
+deleted at the end. Without PostgreSQL binaries the PostgreSQL half is skipped with the reason,
+except in CI (``CI=true``), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from totalplace.workshop import db
+from totalplace.workshop.service import FigureCell, WorkshopService
+
+PLACE, YEAR = "Birmingham", "2010-11"
+
+
+# -- PostgreSQL, started here --------------------------------------------------------------------
+def _pg_bin() -> Path | None:
+    env = os.environ.get("TOTALPLACE_PG_BIN")
+    if env:
+        return Path(env) if (Path(env) / "initdb").exists() else None
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class PgServer:
+    host: str
+    port: int
+
+    def url(self, dbname: str) -> str:
+        return f"postgresql+psycopg://postgres@{self.host}:{self.port}/{dbname}"
+
+    def admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(host=self.host, port=self.port, user="postgres", dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute(sql.encode())
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PgServer]:
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        reason = "PostgreSQL binaries not found (apt-get install postgresql, or TOTALPLACE_PG_BIN)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must test PostgreSQL: {reason}")
+        pytest.skip(reason)
+    as_root = os.geteuid() == 0
+    tmp = Path(tempfile.mkdtemp(prefix="totalplace-pg-"))
+    if as_root:
+        shutil.chown(tmp, "postgres", "postgres")
+    tmp.chmod(0o700)
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+
+    def run(*args: str) -> None:
+        done = subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            log = (tmp / "log").read_text() if (tmp / "log").exists() else ""
+            raise RuntimeError(f"{' '.join(args[:2])} failed:\n{done.stdout}{done.stderr}{log}")
+
+    data = tmp / "data"
+    started = False
+    try:
+        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+            "-E", "UTF8", "--no-locale")
+        for _attempt in range(3):  # another process may take the free port first
+            port = _free_port()
+            opts = (f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off "
+                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
+            try:
+                run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "log"), "-w",
+                    "-t", "30", "-o", opts, "start")
+                started = True
+                break
+            except RuntimeError:
+                continue
+        if not started:
+            raise RuntimeError(f"PostgreSQL did not start: {(tmp / 'log').read_text()}")
+        yield PgServer("127.0.0.1", port)
+    finally:
+        if started:
+            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- one fresh database per test, on each backend --------------------------------------------------
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no tables) on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'workshop.db'}"
+        return
+    server: PgServer = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    server.admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.url(name)
+    finally:
+        server.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def db_url(empty_db_url: str) -> str:
+    """A database migrated to the latest revision (as production does: Alembic, from empty)."""
+    db.upgrade(empty_db_url)
+    return empty_db_url
+
+
+class Clock:
+    """The service's clock: real UTC time, moved forward by tests (token expiry)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **kwargs: float) -> None:
+        self.offset += timedelta(**kwargs)
+
+
+@pytest.fixture()
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture()
+def service(db_url: str, clock: Clock) -> Iterator[WorkshopService]:
+    svc = WorkshopService.from_url(db_url, clock=clock)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture()
+def baseline() -> pd.DataFrame:
+    """A small count by agency type and function (pence)."""
+    return pd.DataFrame({
+        "agency_type": ["Councils", "Councils", "NHS and health", "Benefits and employment (DWP)",
+                        "Police"],
+        "function": ["10. Social protection", "7. Health", "7. Health",
+                     "10. Social protection", "3. Public order and safety"],
+        "amount_pence": [360_000_000_00, 20_000_000_00, 190_000_000_00, 69_900_000_00,
+                         25_000_000_00],
+    })
+
+
+@dataclass
+class Room:
+    """A workshop with a facilitator, a partner and an observer (plain tokens)."""
+
+    svc: WorkshopService
+    workshop_id: int
+    facilitator: str
+    partner: str
+    observer: str
+    observer_token_id: int
+    baseline: pd.DataFrame
+
+    def cell(self, agency: str = "Councils", function: str = "7. Health") -> FigureCell:
+        return FigureCell(PLACE, YEAR, agency, function)
+
+    def token(self, role: str) -> str:
+        return {"facilitator": self.facilitator, "partner": self.partner,
+                "observer": self.observer}[role]
+
+    def event_count(self, *, denied: bool = False) -> int:
+        events = self.svc.audit(self.facilitator)
+        return sum(1 for e in events if (e.action == "denied") == denied)
+
+
+@pytest.fixture()
+def room(service: WorkshopService, baseline: pd.DataFrame) -> Room:
+    fac = service.create_workshop(PLACE, ["E08000025"], YEAR, None, "Fiona Facilitator")
+    partner = service.issue_token(fac.token, "partner", "Pat (PCT)")
+    observer = service.issue_token(fac.token, "observer", "Olu (press)")
+    return Room(service, fac.workshop_id, fac.token, partner.token, observer.token,
+                observer.token_id, baseline)
+
+
+@pytest.fixture()
+def make_service(db_url: str, clock: Clock) -> Iterator[Callable[[], WorkshopService]]:
+    """More services on the same database (each its own engine and connections)."""
+    made: list[WorkshopService] = []
+
+    def make() -> WorkshopService:
+        made.append(WorkshopService.from_url(db_url, clock=clock))
+        return made[-1]
+
+    yield make
+    for svc in made:
+        svc.close()

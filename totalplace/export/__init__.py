@@ -1,0 +1,1 @@
+"""Writers for tables (CSV, XLSX), safe against formula injection."""
