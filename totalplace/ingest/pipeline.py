@@ -77,11 +77,20 @@ def ingest_file(
         digest = sha256_file(path)
         sid = source_id or f"local:{path.name}"
         if not force and (existing := store.has_content(digest, chosen.name)):
+            b = store.query(
+                "SELECT rows_read, rows_ledger, rows_quarantined, amount_pence "
+                "FROM batches WHERE batch_id = ?",
+                [existing],
+            ).iloc[0]
             return FileReport(
                 path.name,
                 chosen.name,
                 "unchanged",
-                message=f"same content already ingested (batch {existing})",
+                int(b["rows_read"]),
+                int(b["rows_ledger"]),
+                int(b["rows_quarantined"]),
+                int(b["amount_pence"]) / 100,
+                f"same content already ingested (batch {existing})",
             )
         context = ParseContext(source_id=sid, options=dict(options or {}))
         result = chosen.parse(path, context)
