@@ -32,6 +32,9 @@ class WorkspaceLike(Protocol):
 
 
 _lock = threading.Lock()
+#: One query at a time: the store's DuckDB connection refuses concurrent calls from the
+#: threads of a threaded server (answers are cached, so this costs little).
+_query_lock = threading.RLock()
 _workspace: WorkspaceLike | None = None
 
 
@@ -58,13 +61,15 @@ def get_workspace() -> WorkspaceLike:
 @lru_cache(maxsize=1)
 def pilot_names() -> tuple[str, ...]:
     """The Total Place pilots, as the workspace names them."""
-    return tuple(get_workspace().pilots())
+    with _query_lock:
+        return tuple(get_workspace().pilots())
 
 
 @lru_cache(maxsize=1)
 def years() -> tuple[str, ...]:
     """Financial years the store can count, oldest first."""
-    return tuple(get_workspace().years())
+    with _query_lock:
+        return tuple(get_workspace().years())
 
 
 def default_year() -> str | None:
@@ -76,7 +81,8 @@ def default_year() -> str | None:
 @lru_cache(maxsize=256)
 def count(place: str, year: str) -> CountResult:
     """The high-level count of ``place`` in ``year`` (treat as read-only: it is shared)."""
-    return get_workspace().count(place, year)
+    with _query_lock:
+        return get_workspace().count(place, year)
 
 
 @lru_cache(maxsize=64)
@@ -91,9 +97,11 @@ def region_map_frame(place: str, year: str) -> pd.DataFrame:
     ws = get_workspace()
     frames = []
     for code in regions:
-        f = ws.region_district_counts(code, year).copy()
-        f["region_code"] = code
-        frames.append(f)
+        with _query_lock:
+            f = ws.region_district_counts(code, year)
+        if "region_code" in f:  # keep only the region's own districts, whatever comes back
+            f = f[f["region_code"] == code]
+        frames.append(f.assign(region_code=code))
     cols = ["area_code", "area_name", "region_code", "population", "amount_pence"]
     out = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
     out["amount_gbp"] = out["amount_pence"].astype("float64") / 100
@@ -106,7 +114,8 @@ def region_map_frame(place: str, year: str) -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def district_geojson() -> dict[str, Any]:
     """England's districts as GeoJSON (feature ``id`` = GSS code)."""
-    return get_workspace().district_geojson()
+    with _query_lock:
+        return get_workspace().district_geojson()
 
 
 _CACHED = (pilot_names, years, count, region_map_frame, district_geojson)

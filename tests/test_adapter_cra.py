@@ -19,21 +19,46 @@ CRA_2010 = "cra_pesa/cra2010_pesa2010_chapter9_db.xlsx"
 CRA_2014 = "cra_pesa/cra2014_combined_db.xlsx"
 
 HEADER_2010 = [
-    "Dept Code", "Dept Name", "COFOG level 1", "HMT Functional Classification",
-    "Programme Object Group", "Programme Object Group Alias", "ID or non-ID", "CAP or CUR",
-    "CG, LG or PC", "NUTS 1 region", "2008-09", "2009-10", "2010-11",
+    "Dept Code",
+    "Dept Name",
+    "COFOG level 1",
+    "HMT Functional Classification",
+    "Programme Object Group",
+    "Programme Object Group Alias",
+    "ID or non-ID",
+    "CAP or CUR",
+    "CG, LG or PC",
+    "NUTS 1 region",
+    "2008-09",
+    "2009-10",
+    "2010-11",
 ]
 HEADER_2014 = [
-    "Department", "COFOG Level 0", "HMT Function", "COFOG Level 1", "HMT Subfunction",
-    "CRA Segment", "CRA Segment Description", "ID/non-ID", "CAP or CUR", "CG, LG or PC",
-    "NUTS Region", "Country", "2009-10", "2010-11",
+    "Department",
+    "COFOG Level 0",
+    "HMT Function",
+    "COFOG Level 1",
+    "HMT Subfunction",
+    "CRA Segment",
+    "CRA Segment Description",
+    "ID/non-ID",
+    "CAP or CUR",
+    "CG, LG or PC",
+    "NUTS Region",
+    "Country",
+    "2009-10",
+    "2010-11",
 ]
 DWP = ("Dept032", "Department for Work and Pensions")
 SOCIAL = ("10. Social protection", "10. Social Protection", "P37 S1", "P37 S1 Benefits")
 
 
-def write_xlsx(path: Path, rows: Sequence[Sequence[Any]], sheet: str = "CRA",
-               before: Sequence[tuple[str, Sequence[Sequence[Any]]]] = ()) -> Path:
+def write_xlsx(
+    path: Path,
+    rows: Sequence[Sequence[Any]],
+    sheet: str = "CRA",
+    before: Sequence[tuple[str, Sequence[Sequence[Any]]]] = (),
+) -> Path:
     """A workbook with optional earlier sheets and one sheet of ``rows`` (None = empty cell)."""
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
@@ -59,7 +84,7 @@ def assert_accounted(result: ParseResult) -> None:
 # -- fixtures: one problem each -------------------------------------------------------------------
 @pytest.fixture()
 def mixed_labels(tmp_path: Path) -> Path:
-    rows = [
+    rows: list[list[Any]] = [
         HEADER_2010,
         [*DWP, *SOCIAL, "ID", "CUR", "CG", "SCOTLAND", 1.5, 2.25, None],
         [*DWP, *SOCIAL, "ID", "CUR", "CG", "Scotland", 0.001, None, None],
@@ -67,11 +92,36 @@ def mixed_labels(tmp_path: Path) -> Path:
         [*DWP, *SOCIAL, "ID", "CUR", "CG", "ENGLAND_Yorkshire and the Humber", 4, None, None],
         [*DWP, *SOCIAL, "Non-ID", "CUR", "CG", "Not Identifiable", 5, 5, 5],
         [*DWP, *SOCIAL, "non-ID", "CUR", "CG", "Not Identifiable", 5, 5, 5],
-        ["Dept099", "ENG_LA", "3. Public order and safety", "3. Public order and safety",
-         "LA1", None, "ID", "CUR", "LA", "ENGLAND_East", 10, 11, 12],
-        ["Dept044", "Department for Business, Innovation and Skills", "4. Economic affairs",
-         "4. Economic affairs - of which: Enterprise and economic development", "P1", "P1 X",
-         "ID", "CUR", "CG", "Outside UK", 0.5, None, None],
+        [
+            "Dept099",
+            "ENG_LA",
+            "3. Public order and safety",
+            "3. Public order and safety",
+            "LA1",
+            None,
+            "ID",
+            "CUR",
+            "LA",
+            "ENGLAND_East",
+            10,
+            11,
+            12,
+        ],
+        [
+            "Dept044",
+            "Department for Business, Innovation and Skills",
+            "4. Economic affairs",
+            "4. Economic affairs - of which: Enterprise and economic development",
+            "P1",
+            "P1 X",
+            "ID",
+            "CUR",
+            "CG",
+            "Outside UK",
+            0.5,
+            None,
+            None,
+        ],
         [*DWP, *SOCIAL, "ID", "CUR", "CG", "WALES", 0, None, 0.0],
     ]
     return write_xlsx(tmp_path / "cra-mixed-labels.xlsx", rows)
@@ -83,12 +133,20 @@ def test_mixed_labels_are_normalised(mixed_labels: Path) -> None:
     assert_accounted(result)
     assert result.rows_read == 9
     assert result.skipped == {
-        "header": 1, "excluded: non-identifiable": 2, "excluded: no amounts": 1,
+        "header": 1,
+        "excluded: non-identifiable": 2,
+        "excluded: no amounts": 1,
     }
     assert result.quarantine == []
     by_row = out.groupby("row")["area_code"].first().to_dict()
-    assert by_row == {2: "S92000003", 3: "S92000003", 4: "E12000003", 5: "E12000003",
-                      8: "E12000006", 9: "OUTSIDE-UK"}
+    assert by_row == {
+        2: "S92000003",
+        3: "S92000003",
+        4: "E12000003",
+        5: "E12000003",
+        8: "E12000006",
+        9: "OUTSIDE-UK",
+    }
     # £ million to exact pence, one row per year with a non-zero amount
     scot = out[out["row"] == 2].set_index("year")["amount_pence"].to_dict()
     assert scot == {"2008-09": 150_000_000, "2009-10": 225_000_000}
@@ -114,12 +172,15 @@ def test_mixed_labels_are_normalised(mixed_labels: Path) -> None:
 
 
 def test_region_not_in_code_list_is_quarantined(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "cra-unknown-region.xlsx", [
-        HEADER_2010,
-        [*DWP, *SOCIAL, "ID", "CUR", "CG", "Not identifiable", 1, 2, 3],
-        [*DWP, *SOCIAL, "ID", "CUR", "CG", "Atlantis", 1, 2, 3],
-        [*DWP, *SOCIAL, "ID", "CUR", "CG", "WALES", 1, 2, 3],
-    ])
+    path = write_xlsx(
+        tmp_path / "cra-unknown-region.xlsx",
+        [
+            HEADER_2010,
+            [*DWP, *SOCIAL, "ID", "CUR", "CG", "Not identifiable", 1, 2, 3],
+            [*DWP, *SOCIAL, "ID", "CUR", "CG", "Atlantis", 1, 2, 3],
+            [*DWP, *SOCIAL, "ID", "CUR", "CG", "WALES", 1, 2, 3],
+        ],
+    )
     result = parse(path)
     assert_accounted(result)
     assert [q["row"] for q in result.quarantine] == [2, 3]
@@ -130,17 +191,20 @@ def test_region_not_in_code_list_is_quarantined(tmp_path: Path) -> None:
 
 
 def test_title_rows_total_and_footnote_are_not_data(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "cra-title-rows-and-total.xlsx", [
-        ["Country and Regional Analysis 2010"],
-        ["£ million"],
-        [],
-        HEADER_2010,
-        [*DWP, *SOCIAL, "ID", "CUR", "CG", "WALES", 1, 2, 3],
-        [*DWP, *SOCIAL, "ID", "CUR", "CG", "SCOTLAND", 1, 2, 3],
-        [],
-        ["Total", None, None, None, None, None, None, None, None, None, 2, 4, 6],
-        ["Source: HM Treasury, PESA 2010"],
-    ])
+    path = write_xlsx(
+        tmp_path / "cra-title-rows-and-total.xlsx",
+        [
+            ["Country and Regional Analysis 2010"],
+            ["£ million"],
+            [],
+            HEADER_2010,
+            [*DWP, *SOCIAL, "ID", "CUR", "CG", "WALES", 1, 2, 3],
+            [*DWP, *SOCIAL, "ID", "CUR", "CG", "SCOTLAND", 1, 2, 3],
+            [],
+            ["Total", None, None, None, None, None, None, None, None, None, 2, 4, 6],
+            ["Source: HM Treasury, PESA 2010"],
+        ],
+    )
     result = parse(path)
     assert_accounted(result)
     assert result.rows_read == 2
@@ -155,15 +219,64 @@ def test_cra2014_layout_is_thousands_and_splits_police_and_fire(tmp_path: Path) 
         tmp_path / "cra2014-thousands-police-fire.xlsx",
         [
             HEADER_2014,
-            [*lge, "3.1 Police services", "3.1 x", "SEG1", "Police", "ID", "CUR", "LG",
-             "ENGLAND_North West", "ENGLAND", 1234.5, 1000],
-            [*lge, "3.2 Fire-protection services", "3.2 x", "SEG2", "Fire", "ID", "CAP", "LG",
-             "ENGLAND_North West", "ENGLAND", 10, None],
-            [*lge, "3.3 Law courts", "3.3 x", "SEG3", "Courts", "ID", "CUR", "LG",
-             "ENGLAND_North West", "ENGLAND", 7, None],
-            ["Central Exchequer (BOE)", "1. General public services", "1. x",
-             "1.7 Public Sector Debt Interest", "1.7 x", "SEG4", "BoE", "Non-ID", "CUR", "BOE",
-             "Not Identifiable", "Not Identifiable", -5616000, -7720000],
+            [
+                *lge,
+                "3.1 Police services",
+                "3.1 x",
+                "SEG1",
+                "Police",
+                "ID",
+                "CUR",
+                "LG",
+                "ENGLAND_North West",
+                "ENGLAND",
+                1234.5,
+                1000,
+            ],
+            [
+                *lge,
+                "3.2 Fire-protection services",
+                "3.2 x",
+                "SEG2",
+                "Fire",
+                "ID",
+                "CAP",
+                "LG",
+                "ENGLAND_North West",
+                "ENGLAND",
+                10,
+                None,
+            ],
+            [
+                *lge,
+                "3.3 Law courts",
+                "3.3 x",
+                "SEG3",
+                "Courts",
+                "ID",
+                "CUR",
+                "LG",
+                "ENGLAND_North West",
+                "ENGLAND",
+                7,
+                None,
+            ],
+            [
+                "Central Exchequer (BOE)",
+                "1. General public services",
+                "1. x",
+                "1.7 Public Sector Debt Interest",
+                "1.7 x",
+                "SEG4",
+                "BoE",
+                "Non-ID",
+                "CUR",
+                "BOE",
+                "Not Identifiable",
+                "Not Identifiable",
+                -5616000,
+                -7720000,
+            ],
         ],
         sheet="CRA14 combined database",
         before=[("Metadata", [[None], ["Levels of expenditure shown are in £'000s."]])],
@@ -186,16 +299,20 @@ def test_cra2014_layout_is_thousands_and_splits_police_and_fire(tmp_path: Path) 
 
 
 def test_unreadable_amount_quarantines_the_row(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "cra-text-amounts.xlsx", [
-        HEADER_2010,
-        [*DWP, *SOCIAL, "ID", "CUR", "CG", "WALES", " 1,234.5 ", "(2.5)", None],
-        [*DWP, *SOCIAL, "ID", "CUR", "CG", "WALES", "12,3O4", 1, None],
-        [*DWP, *SOCIAL, "ID", "CURRENT?", "XX", "WALES", 1, 1, None],
-    ])
+    path = write_xlsx(
+        tmp_path / "cra-text-amounts.xlsx",
+        [
+            HEADER_2010,
+            [*DWP, *SOCIAL, "ID", "CUR", "CG", "WALES", " 1,234.5 ", "(2.5)", None],
+            [*DWP, *SOCIAL, "ID", "CUR", "CG", "WALES", "12,3O4", 1, None],
+            [*DWP, *SOCIAL, "ID", "CURRENT?", "XX", "WALES", 1, 1, None],
+        ],
+    )
     result = parse(path)
     assert_accounted(result)
     assert result.rows().set_index("year")["amount_pence"].to_dict() == {
-        "2008-09": 123_450_000_000, "2009-10": -250_000_000,
+        "2008-09": 123_450_000_000,
+        "2009-10": -250_000_000,
     }
     reasons = {q["row"]: q["reason"] for q in result.quarantine}
     assert reasons[3] == "2008-09: amount '12,3O4' is not a number"
@@ -242,8 +359,13 @@ def test_cra2010_totals_match_the_sheet(mirror: Path, cra2010: ParseResult) -> N
     out = cra2010.rows()
     assert_accounted(cra2010)
     mine = out.groupby("year")["amount_pence"].sum()
-    sheet = independent_totals(mirror / CRA_2010, "CRA 2010 Chapter 9 DB final ", "ID or non-ID",
-                               "NUTS 1 region", 1_000_000)
+    sheet = independent_totals(
+        mirror / CRA_2010,
+        "CRA 2010 Chapter 9 DB final ",
+        "ID or non-ID",
+        "NUTS 1 region",
+        1_000_000,
+    )
     assert list(mine.index) == list(sheet.index)
     for year in mine.index:  # each cell rounds to the penny: at most ½p each
         assert abs(mine[year] - sheet[year]) <= 0.5 * len(out) + 1, year
@@ -266,8 +388,9 @@ def test_cra2014_totals_match_the_sheet(mirror: Path, cra2014: ParseResult) -> N
     assert_accounted(cra2014)
     assert cra2014.quarantine == []
     mine = out.groupby("year")["amount_pence"].sum()
-    sheet = independent_totals(mirror / CRA_2014, "CRA14 combined database", "ID/non-ID",
-                               "NUTS Region", 1000)
+    sheet = independent_totals(
+        mirror / CRA_2014, "CRA14 combined database", "ID/non-ID", "NUTS Region", 1000
+    )
     assert list(mine.index) == list(sheet.index)
     for year in mine.index:
         assert abs(mine[year] - sheet[year]) <= 0.5 * len(out) + 1, year
@@ -295,3 +418,9 @@ def test_releases_share_labels(cra2010: ParseResult, cra2014: ParseResult) -> No
     }
     assert not a["agency_type"].isin(["Police", "Fire and rescue"]).any()
     assert a["agency_code"].notna().all() and b["agency_code"].isna().all()
+
+
+def test_header_only_gives_no_rows(tmp_path: Path) -> None:
+    result = parse(write_xlsx(tmp_path / "cra-header-only.xlsx", [HEADER_2014]))
+    assert result.rows_read == 0 and result.rows_out == 0
+    assert result.skipped == {"header": 1}

@@ -63,7 +63,8 @@ def test_utla_header_90_without_plus_and_cp1252_names(fixtures: Path) -> None:
     assert list(dict.fromkeys(out["area_name"])) == ["Ynys Môn", "Kingston upon Hull, City of"]
     assert set(out["mid_year"]) == {2020}
     assert out.groupby("area_code")["persons"].sum().to_dict() == {
-        "W06000001": sum(COUNTS), "E06000010": sum(COUNTS),
+        "W06000001": sum(COUNTS),
+        "E06000010": sum(COUNTS),
     }
 
 
@@ -99,8 +100,9 @@ def test_sniff_and_missing_ages(tmp_path: Path) -> None:
     ("relative", "areas", "year", "persons"),
     [(LTLA19, 339, 2019, 59_439_840), (UTLA19, 173, 2019, 59_439_840), (LTLA20, 336, 2020, None)],
 )
-def test_real_files(mirror: Path, relative: str, areas: int, year: int,
-                    persons: int | None) -> None:
+def test_real_files(
+    mirror: Path, relative: str, areas: int, year: int, persons: int | None
+) -> None:
     path = mirror / relative
     result = parse(path)
     out = result.rows()
@@ -116,7 +118,8 @@ def test_real_files(mirror: Path, relative: str, areas: int, year: int,
     pd.testing.assert_series_equal(
         out.groupby("area_code")["persons"].sum().sort_index(),
         published.sort_index().astype("int64"),
-        check_names=False, check_index_type=False,
+        check_names=False,
+        check_index_type=False,
     )
     durham = out[(out["area_code"] == "E06000047") & (out["age"] == 0)]
     assert durham["persons"].tolist() == [4890 if year == 2019 else 4727]

@@ -18,10 +18,17 @@ from totalplace.ledger.schema import conform
 RS_2010 = "la_finance/revenue_outturn_summary_RS_2010-11_by_LA.xls"
 SHEET = "RS LA Data 2010-11 (1)"
 SERVICES = [
-    "Education services", "Highways and transport services", "Social care",
-    "Housing services (GFRA only)", "Cultural and related services",
-    "Environmental and regulatory services", "Planning and development services",
-    "Police services", "Fire and rescue services", "Central services", "Other services",
+    "Education services",
+    "Highways and transport services",
+    "Social care",
+    "Housing services (GFRA only)",
+    "Cultural and related services",
+    "Environmental and regulatory services",
+    "Planning and development services",
+    "Police services",
+    "Fire and rescue services",
+    "Central services",
+    "Other services",
 ]
 TOTAL = "TOTAL SERVICE EXPENDITURE (TOTAL OF LINES 190 TO 698)"
 HEADER = ["E-code", "Local authority", None, "Class", None, *SERVICES, TOTAL, "Police grant"]
@@ -35,27 +42,41 @@ def authority(ecode: str, name: str, klass: str, **services: Any) -> list[Any]:
 
 
 def titles(measure: str, year: str = "2010-11") -> list[list[Any]]:
-    return [[f"Revenue Outturn Summary (RS): {year} data"], [], [measure], [],
-            [*[None] * 20, "Net current expenditure (group heading, not a title)"]]
+    return [
+        [f"Revenue Outturn Summary (RS): {year} data"],
+        [],
+        [measure],
+        [],
+        [*[None] * 20, "Net current expenditure (group heading, not a title)"],
+    ]
 
 
-def write_rs(path: Path, rows: Sequence[Sequence[Any]], measure: str = "Net current "
-             "expenditure (£ thousand)", year: str = "2010-11") -> Path:
+def write_rs(
+    path: Path,
+    rows: Sequence[Sequence[Any]],
+    measure: str = "Net current expenditure (£ thousand)",
+    year: str = "2010-11",
+) -> Path:
     """An RS-shaped workbook: a decoy capital-charges sheet first, then the data sheet."""
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
     decoy = wb.create_sheet("RS LA Data 2010-11 (2)")
-    for r in [*titles("Capital charges (£ thousand)", year), HEADER, [],
-              authority("E2221", "Kent", "SC", education=5)]:
+    for r in [
+        *titles("Capital charges (£ thousand)", year),
+        HEADER,
+        [],
+        authority("E2221", "Kent", "SC", education=5),
+    ]:
         decoy.append(list(r))
     ws = wb.create_sheet(SHEET)
-    for r in [*titles(measure, year), HEADER, [], *rows]:
-        ws.append(list(r))
+    content: list[Sequence[Any]] = [*titles(measure, year), HEADER, [], *rows]
+    for line in content:
+        ws.append(list(line))
     wb.save(path)
     return path
 
 
-AUTHORITIES = [
+AUTHORITIES: list[list[Any]] = [
     authority("E2221", "Kent", "SC", education=1180308, social=511005, central=25218),
     authority("E6022", "Kent Police Authority", "O", police=317624, central=1501),
     authority("E6122", "Kent Combined Fire Authority", "O", fire=70000.5),
@@ -67,7 +88,7 @@ AUTHORITIES = [
     authority("E0102", "Bristol UA", "ZZ", education=1),
     authority("e0102 ", "Bristol UA", "UA", education=-12),
 ]
-FOOTER = [
+FOOTER: list[list[Any]] = [
     [],
     [None, "ENGLAND", None, None, None, 45283348, 1],
     [],
@@ -92,8 +113,7 @@ def assert_accounted(result: ParseResult) -> None:
 
 @pytest.fixture()
 def rs_fixture(tmp_path: Path) -> Path:
-    return write_rs(tmp_path / "rs-title-rows-subtotals-footnotes.xlsx",
-                    [*AUTHORITIES, *FOOTER])
+    return write_rs(tmp_path / "rs-title-rows-subtotals-footnotes.xlsx", [*AUTHORITIES, *FOOTER])
 
 
 def test_fixture_authorities_services_and_non_data(rs_fixture: Path) -> None:
@@ -104,8 +124,13 @@ def test_fixture_authorities_services_and_non_data(rs_fixture: Path) -> None:
     assert_accounted(result)
     assert result.rows_read == len(AUTHORITIES)
     assert result.skipped == {
-        "title": 3, "blank": 5, "header": 1, "excluded: all zero": 1, "total": 1,
-        "subtotal": 2, "heading or footnote": 4,
+        "title": 3,
+        "blank": 5,
+        "header": 1,
+        "excluded: all zero": 1,
+        "total": 1,
+        "subtotal": 2,
+        "heading or footnote": 4,
     }
     reasons = {q["row"]: q["reason"] for q in result.quarantine}
     assert reasons == {
@@ -115,13 +140,21 @@ def test_fixture_authorities_services_and_non_data(rs_fixture: Path) -> None:
     }
     assert out["row"].between(8, 17).all()  # no ENGLAND, class or footnote row
     kent = out[out["agency_code"] == "E2221"].set_index("service_line")["amount_pence"]
-    assert kent.to_dict() == {"Education services": 118_030_800_000,
-                              "Social care": 51_100_500_000, "Central services": 2_521_800_000}
+    assert kent.to_dict() == {
+        "Education services": 118_030_800_000,
+        "Social care": 51_100_500_000,
+        "Central services": 2_521_800_000,
+    }
     assert set(out["service_line"]) <= set(SERVICES)
     types = out.groupby("agency_code")["agency_type"].first().to_dict()
-    assert types == {"E2221": "Councils", "E6022": "Police", "E6122": "Fire and rescue",
-                     "E6142": "Fire and rescue", "E5100": "Other local bodies",
-                     "E0102": "Councils"}
+    assert types == {
+        "E2221": "Councils",
+        "E6022": "Police",
+        "E6122": "Fire and rescue",
+        "E6142": "Fire and rescue",
+        "E5100": "Other local bodies",
+        "E0102": "Councils",
+    }
     areas = out.groupby("agency_code")["area_code"].first().to_dict()
     assert areas["E2221"] == "E10000016"
     assert areas["E0102"] == "E06000023"  # E-codes matched whatever their case and padding
@@ -214,9 +247,14 @@ def test_kent_and_no_subtotals(rs2010: ParseResult) -> None:
     assert kent["amount_pence"].tolist() == [118_030_800_000]  # £1,180,308 thousand
     assert kent["area_code"].tolist() == ["E10000016"]
     assert out["agency_code"].str.fullmatch(r"E\d{4}").all()
-    assert not out["agency"].str.upper().isin(
-        ["ENGLAND", "CLASS BREAKDOWN", "LONDON BOROUGHS", "SHIRE COUNTIES", "OTHER AUTHORITIES"]
-    ).any()
+    assert (
+        not out["agency"]
+        .str.upper()
+        .isin(
+            ["ENGLAND", "CLASS BREAKDOWN", "LONDON BOROUGHS", "SHIRE COUNTIES", "OTHER AUTHORITIES"]
+        )
+        .any()
+    )
     assert out["row"].between(8, 451).all()
     assert {"total": 1, "subtotal": 6}.items() <= rs2010.skipped.items()
 
@@ -235,5 +273,10 @@ def test_police_and_fire_authorities_keep_ecodes(rs2010: ParseResult) -> None:
     unmapped = by_agency["area_code"].str.startswith("ECODE:")
     assert unmapped.sum() == 90  # every class-O body but the GLA
     assert set(by_agency.loc[~unmapped, "area_code"].str[:3]) <= {
-        "E06", "E07", "E08", "E09", "E10", "E61"
+        "E06",
+        "E07",
+        "E08",
+        "E09",
+        "E10",
+        "E61",
     }

@@ -219,5 +219,5 @@ def test_region_map_frame_flags_the_place_and_computes_per_head() -> None:
         data.set_workspace(None)
     assert list(frame["in_place"]) == [True, False]
     assert frame.loc[0, "per_head_gbp"] == pytest.approx(910.0)
-    assert pd.isna(frame.loc[1, "per_head_gbp"])  # no population: no per-head figure
+    assert pd.isna(frame["per_head_gbp"].iloc[1])  # no population: no per-head figure
     assert set(frame["region_code"]) == {"E12000005"}

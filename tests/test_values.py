@@ -31,11 +31,32 @@ def _styles(d: Decimal) -> list[str]:
     plain, commas = f"{a:.2f}", f"{a:,.2f}"
     short = format(a.normalize(), "f") if a else "0"  # '1234.5', '1200'
     if d >= 0:
-        return [plain, commas, f' {commas} ', f"£{commas}", f"£ {plain}", short, f"+{plain}",
-                commas.replace(",", "\u00a0"), f"{commas} GBP"]
-    return [f"-{plain}", f"-{commas}", f" -{commas} ", f"({commas})", f"(£{commas})",
-            f"£({commas})", f"-£{commas}", f"£-{commas}", f"{commas}-", f"{commas} CR",
-            f"{plain}cr", f"-{short}", f"({plain}-)"]
+        return [
+            plain,
+            commas,
+            f" {commas} ",
+            f"£{commas}",
+            f"£ {plain}",
+            short,
+            f"+{plain}",
+            commas.replace(",", "\u00a0"),
+            f"{commas} GBP",
+        ]
+    return [
+        f"-{plain}",
+        f"-{commas}",
+        f" -{commas} ",
+        f"({commas})",
+        f"(£{commas})",
+        f"£({commas})",
+        f"-£{commas}",
+        f"£-{commas}",
+        f"{commas}-",
+        f"{commas} CR",
+        f"{plain}cr",
+        f"-{short}",
+        f"({plain}-)",
+    ]
 
 
 @given(pounds)
@@ -47,8 +68,7 @@ def test_amount_round_trips_in_every_published_style(d: Decimal) -> None:
         assert parse_amount_pence(style) == int(d * 100), style
 
 
-@given(st.decimals(min_value=Decimal("-1e9"), max_value=Decimal("1e9"), places=5,
-                   allow_nan=False))
+@given(st.decimals(min_value=Decimal("-1e9"), max_value=Decimal("1e9"), places=5, allow_nan=False))
 def test_scaled_amounts_are_exact(d: Decimal) -> None:
     """£ thousand with five decimals is an exact number of pence."""
     assert parse_amount_pence(f"{d:,.5f}", scale=1000) == int(d * 100_000)
@@ -82,8 +102,25 @@ def test_amount_scales() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "  ", None, "abc", "12,3O4.00", "1.2.3", "£", "()", "-", True, float("nan"),
-             float("inf"), Decimal("NaN"), "1e30", 1e300, "99999999999999999999"]
+    "text",
+    [
+        "",
+        "  ",
+        None,
+        "abc",
+        "12,3O4.00",
+        "1.2.3",
+        "£",
+        "()",
+        "-",
+        True,
+        float("nan"),
+        float("inf"),
+        Decimal("NaN"),
+        "1e30",
+        1e300,
+        "99999999999999999999",
+    ],
 )
 def test_amount_errors_are_value_errors(text: object) -> None:
     with pytest.raises(ValueError, match="amount"):
@@ -114,9 +151,19 @@ def test_floats_to_pence_matches_parse_amount_pence(values: list[float], scale: 
 
 # -- dates ----------------------------------------------------------------------------------------
 DATE_STYLES = [
-    "%d/%m/%Y", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S+00:00",
-    "%Y-%m-%dT%H:%M:%S.000Z", "%Y-%m-%dT%H:%M", "%d-%b-%Y", "%d-%b-%y", "%d %b %Y", "%d %B %Y",
-    "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y",
+    "%d/%m/%Y",
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S+00:00",
+    "%Y-%m-%dT%H:%M:%S.000Z",
+    "%Y-%m-%dT%H:%M",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%d-%m-%Y",
 ]
 dates = st.dates(min_value=dt.date(1970, 1, 1), max_value=dt.date(2068, 12, 31))
 
@@ -155,8 +202,19 @@ def test_date_examples() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [None, "", "31/02/2010", "13/13/2010", "yesterday", "P13-2009-10", True,
-              float("nan"), 0, 3_000_000]
+    "value",
+    [
+        None,
+        "",
+        "31/02/2010",
+        "13/13/2010",
+        "yesterday",
+        "P13-2009-10",
+        True,
+        float("nan"),
+        0,
+        3_000_000,
+    ],
 )
 def test_date_errors(value: object) -> None:
     with pytest.raises(ValueError):
@@ -167,8 +225,20 @@ def test_date_errors(value: object) -> None:
 starts = st.integers(min_value=1950, max_value=2098)
 
 
-@given(starts, st.sampled_from(["{a}-{b2}", "{a}/{b2}", "{a}-{b4}", "{a} - {b2}", "FY{a}-{b2}",
-                                "fy {a}/{b4}", " {a}-{b2} "]))
+@given(
+    starts,
+    st.sampled_from(
+        [
+            "{a}-{b2}",
+            "{a}/{b2}",
+            "{a}-{b4}",
+            "{a} - {b2}",
+            "FY{a}-{b2}",
+            "fy {a}/{b4}",
+            " {a}-{b2} ",
+        ]
+    ),
+)
 def test_financial_year_styles(start: int, style: str) -> None:
     text = style.format(a=start, b2=f"{(start + 1) % 100:02d}", b4=start + 1)
     assert normalise_financial_year(text) == f"{start}-{(start + 1) % 100:02d}"

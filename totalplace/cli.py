@@ -18,6 +18,15 @@ from totalplace.errors import TotalPlaceError
 app = typer.Typer(help="totalplace: map all public spending in a place.", no_args_is_help=True)
 sources_app = typer.Typer(help="The catalogue of public sources and the data mirror.")
 app.add_typer(sources_app, name="sources")
+
+
+def _mount_deepdive() -> None:
+    from totalplace.deepdive.cli import app as deepdive_app
+
+    app.add_typer(deepdive_app)
+
+
+_mount_deepdive()
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
@@ -293,8 +302,8 @@ def drivers(
         r = Table(title="Default driver by function (data/codes/default_drivers.csv)")
         for col in ("function", "driver", "why"):
             r.add_column(col)
-        for m, d, why in default_rules():
-            r.add_row(m, d, why)
+        for m, name, why in default_rules():
+            r.add_row(m, name, why)
         console.print(r)
         return
     from totalplace.count.sensitivity import sensitivity

@@ -69,7 +69,7 @@ def _hbar(frame: pd.DataFrame, category: str, title: str, colour: str) -> go.Fig
         return empty_figure(f"No spend to show for {title.lower()}.")
     data = frame[[category, "amount_pence"]].copy()
     data[category] = data[category].fillna(UNSPECIFIED).astype(str)
-    data = data.groupby(category, as_index=False, sort=False)["amount_pence"].sum()
+    data = data.groupby(category, sort=False)["amount_pence"].sum().reset_index()
     data = data.sort_values("amount_pence", ascending=True, ignore_index=True)  # top = largest
     gbp = data["amount_pence"].astype("int64") / 100
     total = float(gbp.sum())

@@ -36,10 +36,11 @@ COUNCILS_ONLY_2010_11 = (
     "councils” figure for {year}."
 )
 GRID_COLUMNS: list[dict[str, Any]] = [
-    {"field": "agency_type", "headerName": "Agency type", "flex": 2, "minWidth": 200},
-    {"field": "function", "headerName": "Function (COFOG)", "flex": 2, "minWidth": 200},
-    {"field": "basis", "headerName": "Basis", "flex": 1, "minWidth": 110},
-    {"field": "driver", "headerName": "Driver", "flex": 2, "minWidth": 200},
+    {"field": "agency_type", "headerName": "Agency type", "flex": 2, "minWidth": 180},
+    {"field": "function", "headerName": "Function (COFOG)", "flex": 2, "minWidth": 170},
+    {"field": "basis", "headerName": "Basis", "flex": 1, "minWidth": 105},
+    {"field": "driver", "headerName": "Driver", "flex": 2, "minWidth": 180},
+    {"field": "confidence", "headerName": "Confidence", "flex": 1.5, "minWidth": 150},
     {"field": "source_id", "headerName": "Source", "flex": 1, "minWidth": 100},
     {
         "field": "amount_gbp",
@@ -122,7 +123,14 @@ def layout(place: str | None = None, year: str | None = None, **_other: Any) -> 
                     id="overview-grid",
                     columnDefs=GRID_COLUMNS,
                     rowData=[],
-                    defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                    # long text wraps (rows grow) rather than being cut off with an ellipsis
+                    defaultColDef={
+                        "sortable": True,
+                        "filter": True,
+                        "resizable": True,
+                        "wrapText": True,
+                        "autoHeight": True,
+                    },
                     dashGridOptions={
                         "domLayout": "autoHeight",
                         "pagination": True,
@@ -263,8 +271,9 @@ def _councils_sentence(result: CountResult) -> str:
 
 
 def _grid_rows(result: CountResult) -> list[dict[str, Any]]:
-    cols = ["agency_type", "function", "basis", "driver", "source_id"]
-    rows = result.rows[[*cols, "amount_pence"]].copy()
-    rows[cols] = rows[cols].astype("object").where(rows[cols].notna(), "")
-    rows["amount_gbp"] = rows["amount_pence"].astype("int64") / 100
-    return list(rows.drop(columns="amount_pence").to_dict("records"))
+    """One grid row per count row; text columns the engine does not give are left blank."""
+    text = ["agency_type", "function", "basis", "driver", "confidence", "source_id"]
+    rows = result.rows.reindex(columns=[*text, "amount_pence"])
+    out = rows[text].astype("object").where(rows[text].notna(), "")
+    out["amount_gbp"] = rows["amount_pence"].astype("int64") / 100
+    return [{str(k): v for k, v in r.items()} for r in out.to_dict("records")]

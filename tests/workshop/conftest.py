@@ -33,8 +33,10 @@ def _pg_bin() -> Path | None:
     env = os.environ.get("TOTALPLACE_PG_BIN")
     if env:
         return Path(env) if (Path(env) / "initdb").exists() else None
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
     if found:
         return found[-1].parent
     initdb = shutil.which("initdb")
@@ -58,8 +60,9 @@ class PgServer:
     def admin(self, sql: str) -> None:
         import psycopg
 
-        with psycopg.connect(host=self.host, port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            host=self.host, port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(sql.encode())
 
 
@@ -87,15 +90,38 @@ def postgres_server() -> Iterator[PgServer]:
     data = tmp / "data"
     started = False
     try:
-        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-            "-E", "UTF8", "--no-locale")
+        run(
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        )
         for _attempt in range(3):  # another process may take the free port first
             port = _free_port()
-            opts = (f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off "
-                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
+            opts = (
+                f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
+            )
             try:
-                run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "log"), "-w",
-                    "-t", "30", "-o", opts, "start")
+                run(
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(tmp / "log"),
+                    "-w",
+                    "-t",
+                    "30",
+                    "-o",
+                    opts,
+                    "start",
+                )
                 started = True
                 break
             except RuntimeError:
@@ -125,11 +151,39 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         server.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture()
-def db_url(empty_db_url: str) -> str:
-    """A database migrated to the latest revision (as production does: Alembic, from empty)."""
-    db.upgrade(empty_db_url)
-    return empty_db_url
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated from empty once per session, copied by each test."""
+    path = tmp_path_factory.mktemp("sqlite_template") / "workshop.db"
+    db.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(postgres_server: PgServer) -> str:
+    """A PostgreSQL database migrated from empty once per session, cloned by each test."""
+    name = "totalplace_template"
+    postgres_server.admin(f'CREATE DATABASE "{name}"')
+    db.upgrade(postgres_server.url(name))
+    return name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database at the latest revision (made by Alembic from empty, as in production)."""
+    if request.param == "sqlite":
+        path = tmp_path / "workshop.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server: PgServer = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("pg_template")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    server.admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield server.url(name)
+    finally:
+        server.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Clock:
@@ -160,14 +214,31 @@ def service(db_url: str, clock: Clock) -> Iterator[WorkshopService]:
 @pytest.fixture()
 def baseline() -> pd.DataFrame:
     """A small count by agency type and function (pence)."""
-    return pd.DataFrame({
-        "agency_type": ["Councils", "Councils", "NHS and health", "Benefits and employment (DWP)",
-                        "Police"],
-        "function": ["10. Social protection", "7. Health", "7. Health",
-                     "10. Social protection", "3. Public order and safety"],
-        "amount_pence": [360_000_000_00, 20_000_000_00, 190_000_000_00, 69_900_000_00,
-                         25_000_000_00],
-    })
+    return pd.DataFrame(
+        {
+            "agency_type": [
+                "Councils",
+                "Councils",
+                "NHS and health",
+                "Benefits and employment (DWP)",
+                "Police",
+            ],
+            "function": [
+                "10. Social protection",
+                "7. Health",
+                "7. Health",
+                "10. Social protection",
+                "3. Public order and safety",
+            ],
+            "amount_pence": [
+                360_000_000_00,
+                20_000_000_00,
+                190_000_000_00,
+                69_900_000_00,
+                25_000_000_00,
+            ],
+        }
+    )
 
 
 @dataclass
@@ -181,13 +252,17 @@ class Room:
     observer: str
     observer_token_id: int
     baseline: pd.DataFrame
+    tmp: Path
 
     def cell(self, agency: str = "Councils", function: str = "7. Health") -> FigureCell:
         return FigureCell(PLACE, YEAR, agency, function)
 
     def token(self, role: str) -> str:
-        return {"facilitator": self.facilitator, "partner": self.partner,
-                "observer": self.observer}[role]
+        return {
+            "facilitator": self.facilitator,
+            "partner": self.partner,
+            "observer": self.observer,
+        }[role]
 
     def event_count(self, *, denied: bool = False) -> int:
         events = self.svc.audit(self.facilitator)
@@ -195,12 +270,20 @@ class Room:
 
 
 @pytest.fixture()
-def room(service: WorkshopService, baseline: pd.DataFrame) -> Room:
+def room(service: WorkshopService, baseline: pd.DataFrame, tmp_path: Path) -> Room:
     fac = service.create_workshop(PLACE, ["E08000025"], YEAR, None, "Fiona Facilitator")
     partner = service.issue_token(fac.token, "partner", "Pat (PCT)")
     observer = service.issue_token(fac.token, "observer", "Olu (press)")
-    return Room(service, fac.workshop_id, fac.token, partner.token, observer.token,
-                observer.token_id, baseline)
+    return Room(
+        service,
+        fac.workshop_id,
+        fac.token,
+        partner.token,
+        observer.token,
+        observer.token_id,
+        baseline,
+        tmp_path,
+    )
 
 
 @pytest.fixture()

@@ -18,6 +18,7 @@ Matching, all criteria ANDed, a list means any of its values::
     agency = "Work and Pensions"    # regular expression, case-insensitive
     description = "STATE PENSION"   # regular expression, case-insensitive
     exclude = { description = "CHRISTMAS" }   # lines matching this are left out
+    exclude = [{ subfunction = ["9.4"] }, { description = "HEFCE" }]   # ... any of these
 """
 
 from __future__ import annotations
@@ -48,8 +49,20 @@ PREFIX_KEYS = ("subfunction",)
 REGEX_KEYS = ("agency", "description")
 MATCH_KEYS = (*EXACT_KEYS, *PREFIX_KEYS, *REGEX_KEYS)
 THEME_KEYS = {"id", "name", "population", "description", "sources", "notes", "relevant", "rule"}
-RULE_KEYS = {"id", "label", "match", "share", "share_by", "share_ratio", "mode", "control",
-             "service_type", "source", "assumption", "note"}
+RULE_KEYS = {
+    "id",
+    "label",
+    "match",
+    "share",
+    "share_by",
+    "share_ratio",
+    "mode",
+    "control",
+    "service_type",
+    "source",
+    "assumption",
+    "note",
+}
 
 
 class ThemeError(TotalPlaceError):
@@ -63,7 +76,7 @@ class Matcher:
     exact: tuple[tuple[str, tuple[str, ...]], ...] = ()
     prefixes: tuple[str, ...] = ()
     regex: tuple[tuple[str, str], ...] = ()
-    exclude: Matcher | None = None
+    exclude: tuple[Matcher, ...] = ()
 
     def mask(self, lines: pd.DataFrame) -> pd.Series:
         """Boolean Series over ``lines``: True where every criterion holds."""
@@ -77,8 +90,8 @@ class Matcher:
             ok &= _text(lines, "subfunction").str.contains(pattern, case=False, regex=True)
         for key, pattern in self.regex:
             ok &= _text(lines, key).str.contains(pattern, case=False, regex=True)
-        if self.exclude is not None:
-            ok &= ~self.exclude.mask(lines)
+        for ex in self.exclude:
+            ok &= ~ex.mask(lines)
         return ok.astype(bool)
 
     def describe(self) -> str:
@@ -88,8 +101,8 @@ class Matcher:
             parts.append(f"subfunction starts [{', '.join(self.prefixes)}]")
         parts += [f"{k} ~ /{p}/" for k, p in self.regex]
         text = " and ".join(parts) or "every line"
-        if self.exclude is not None:
-            text += f", except {self.exclude.describe()}"
+        if self.exclude:
+            text += ", except " + " or ".join(f"({e.describe()})" for e in self.exclude)
         return text
 
 
@@ -126,8 +139,10 @@ class Share:
             label = builtin_drivers()[self.driver].population_label
             return f"{label} as a share of the place's population"
         assert self.numerator is not None and self.denominator is not None
-        return (f"ratio in the place's CRA lines: ({self.numerator.describe()}) / "
-                f"({self.denominator.describe()})")
+        return (
+            f"ratio in the place's CRA lines: ({self.numerator.describe()}) / "
+            f"({self.denominator.describe()})"
+        )
 
 
 @dataclass(frozen=True)
@@ -208,8 +223,10 @@ def load_theme(spec: str | Path, themes_dir: Path = THEMES_DIR) -> Theme:
     if candidate.is_file():
         return _load_path(candidate.resolve())
     known = ", ".join(theme_ids(themes_dir)) or "none"
-    raise ThemeError(f"unknown theme {str(spec)!r}: built-in themes are {known}, "
-                     "or give the path of a .toml theme file")
+    raise ThemeError(
+        f"unknown theme {str(spec)!r}: built-in themes are {known}, "
+        "or give the path of a .toml theme file"
+    )
 
 
 def builtin_themes(themes_dir: Path = THEMES_DIR) -> dict[str, Theme]:
@@ -229,8 +246,10 @@ def theme_from_dict(data: Mapping[str, Any], where: str, path: Path | None = Non
     if isinstance(rel, Mapping):
         rel = [rel]
     if not isinstance(rel, list) or not rel:
-        raise ThemeError(f"{where}: '[[relevant]]' is required: the spend the theme covers, "
-                         'e.g. relevant = { function_code = ["10", "7"] }')
+        raise ThemeError(
+            f"{where}: '[[relevant]]' is required: the spend the theme covers, "
+            'e.g. relevant = { function_code = ["10", "7"] }'
+        )
     relevant = tuple(_matcher(m, f"{where} [relevant]") for m in rel)
     raw_rules = data.get("rule")
     if not isinstance(raw_rules, list) or not raw_rules:
@@ -242,10 +261,15 @@ def theme_from_dict(data: Mapping[str, Any], where: str, path: Path | None = Non
             raise ThemeError(f"{where}: rule id {r.id!r} is used twice")
         seen.add(r.id)
     return Theme(
-        id=data["id"], name=data["name"], population=population,
-        description=str(data.get("description", "")), rules=rules, relevant=relevant,
+        id=data["id"],
+        name=data["name"],
+        population=population,
+        description=str(data.get("description", "")),
+        rules=rules,
+        relevant=relevant,
         sources=tuple(_str_list(data.get("sources", []), where, "sources")),
-        notes=tuple(_str_list(data.get("notes", []), where, "notes")), path=path,
+        notes=tuple(_str_list(data.get("notes", []), where, "notes")),
+        path=path,
     )
 
 
@@ -264,27 +288,38 @@ def _rule(raw: Any, where: str, n: int) -> Rule:
         raise ThemeError(f"{at}: 'match' must name at least one criterion")
     for key, allowed in (("mode", MODES), ("control", CONTROLS)):
         if raw.get(key) not in allowed:
-            raise ThemeError(f"{at}: '{key}' must be one of {', '.join(allowed)} "
-                             f"(got {raw.get(key)!r})")
+            raise ThemeError(
+                f"{at}: '{key}' must be one of {', '.join(allowed)} (got {raw.get(key)!r})"
+            )
     for key in ("label", "service_type"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
             raise ThemeError(f"{at}: '{key}' is required (text)")
     evidence = [k for k in ("source", "assumption") if raw.get(k)]
     if len(evidence) != 1 or not isinstance(raw[evidence[0]], str):
-        raise ThemeError(f"{at}: give exactly one of 'source' (the published source) or "
-                         "'assumption' (in words)")
+        raise ThemeError(
+            f"{at}: give exactly one of 'source' (the published source) or 'assumption' (in words)"
+        )
     return Rule(
-        id=rid, label=raw["label"], match=match, share=_share(raw, at), mode=raw["mode"],
-        control=raw["control"], service_type=raw["service_type"], source=raw.get("source"),
-        assumption=raw.get("assumption"), note=raw.get("note"),
+        id=rid,
+        label=raw["label"],
+        match=match,
+        share=_share(raw, at),
+        mode=raw["mode"],
+        control=raw["control"],
+        service_type=raw["service_type"],
+        source=raw.get("source"),
+        assumption=raw.get("assumption"),
+        note=raw.get("note"),
     )
 
 
 def _share(raw: Mapping[str, Any], at: str) -> Share:
     given = [k for k in ("share", "share_by", "share_ratio") if k in raw]
     if len(given) != 1:
-        raise ThemeError(f"{at}: give exactly one of 'share' (a fraction), 'share_by' (a "
-                         "driver) or 'share_ratio' (numerator and denominator)")
+        raise ThemeError(
+            f"{at}: give exactly one of 'share' (a fraction), 'share_by' (a "
+            "driver) or 'share_ratio' (numerator and denominator)"
+        )
     key = given[0]
     value = raw[key]
     if key == "share":
@@ -299,18 +334,24 @@ def _share(raw: Mapping[str, Any], at: str) -> Share:
         return Share(driver=str(value))
     if not isinstance(value, Mapping) or set(value) != {"numerator", "denominator"}:
         raise ThemeError(f"{at}: 'share_ratio' needs exactly 'numerator' and 'denominator'")
-    return Share(numerator=_matcher(value["numerator"], f"{at} share_ratio.numerator"),
-                 denominator=_matcher(value["denominator"], f"{at} share_ratio.denominator"))
+    return Share(
+        numerator=_matcher(value["numerator"], f"{at} share_ratio.numerator"),
+        denominator=_matcher(value["denominator"], f"{at} share_ratio.denominator"),
+    )
 
 
 def _matcher(raw: Any, at: str) -> Matcher:
     if not isinstance(raw, Mapping):
         raise ThemeError(f"{at}: expected a table of criteria ({', '.join(MATCH_KEYS)})")
     _unknown(raw, {*MATCH_KEYS, "exclude"}, at)
-    exact = tuple((k, tuple(_str_list(raw[k], at, k, allow_one=True)))
-                  for k in EXACT_KEYS if k in raw)
-    prefixes = tuple(_str_list(raw["subfunction"], at, "subfunction", allow_one=True)
-                     if "subfunction" in raw else [])
+    exact = tuple(
+        (k, tuple(_str_list(raw[k], at, k, allow_one=True))) for k in EXACT_KEYS if k in raw
+    )
+    prefixes = tuple(
+        _str_list(raw["subfunction"], at, "subfunction", allow_one=True)
+        if "subfunction" in raw
+        else []
+    )
     regex: list[tuple[str, str]] = []
     for k in REGEX_KEYS:
         if k not in raw:
@@ -322,15 +363,22 @@ def _matcher(raw: Any, at: str) -> Matcher:
         except re.error as exc:
             raise ThemeError(f"{at}: '{k}' is not a valid regular expression ({exc})") from exc
         regex.append((k, raw[k]))
-    exclude = _matcher(raw["exclude"], f"{at}.exclude") if "exclude" in raw else None
+    ex = raw.get("exclude", [])
+    ex = [ex] if isinstance(ex, Mapping) else ex
+    if not isinstance(ex, list):
+        raise ThemeError(f"{at}: 'exclude' must be a table or a list of tables of criteria")
+    exclude = tuple(_matcher(e, f"{at}.exclude") for e in ex)
     return Matcher(exact=exact, prefixes=prefixes, regex=tuple(regex), exclude=exclude)
 
 
 def _str_list(value: Any, at: str, key: str, allow_one: bool = False) -> list[str]:
     if allow_one and isinstance(value, str):
         value = [value]
-    if not isinstance(value, Sequence) or isinstance(value, str) or not all(
-            isinstance(v, str) and v for v in value):
+    if (
+        not isinstance(value, Sequence)
+        or isinstance(value, str)
+        or not all(isinstance(v, str) and v for v in value)
+    ):
         raise ThemeError(f"{at}: '{key}' must be a list of text values")
     return list(value)
 
@@ -338,12 +386,15 @@ def _str_list(value: Any, at: str, key: str, allow_one: bool = False) -> list[st
 def _unknown(data: Mapping[str, Any], allowed: set[str], at: str) -> None:
     extra = sorted(set(data) - allowed)
     if extra:
-        raise ThemeError(f"{at}: unknown key(s) {', '.join(extra)} "
-                         f"(allowed: {', '.join(sorted(allowed))})")
+        raise ThemeError(
+            f"{at}: unknown key(s) {', '.join(extra)} (allowed: {', '.join(sorted(allowed))})"
+        )
 
 
 def _known_driver(name: Any, at: str, key: str) -> None:
     known = builtin_drivers()
     if name not in known:
-        raise ThemeError(f"{at}: '{key}' must be a driver from data/codes/drivers.csv "
-                         f"({', '.join(known)}); got {name!r}")
+        raise ThemeError(
+            f"{at}: '{key}' must be a driver from data/codes/drivers.csv "
+            f"({', '.join(known)}); got {name!r}"
+        )

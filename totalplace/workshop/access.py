@@ -123,7 +123,11 @@ def require(caller: Caller, action: Action) -> None:
 
 
 def issue(
-    session: Session, workshop_id: int, role: Role, display_name: str, now: datetime,
+    session: Session,
+    workshop_id: int,
+    role: Role,
+    display_name: str,
+    now: datetime,
     ttl: timedelta = DEFAULT_TTL,
 ) -> tuple[AccessToken, str]:
     """A new token row (flushed, so it has an id) and the plain token to hand over once."""
@@ -134,8 +138,12 @@ def issue(
         raise WorkshopError(f"a token must expire after now and within {MAX_TTL.days} days")
     plain = new_token()
     row = AccessToken(
-        workshop_id=workshop_id, token_hash=hash_token(plain), role=Role(role).value,
-        display_name=name, created_at=now, expires_at=now + ttl,
+        workshop_id=workshop_id,
+        token_hash=hash_token(plain),
+        role=Role(role).value,
+        display_name=name,
+        created_at=now,
+        expires_at=now + ttl,
     )
     session.add(row)
     session.flush()

@@ -27,7 +27,7 @@ def normalise_url(url: str) -> str:
     """``postgresql://`` and ``postgres://`` mean psycopg 3 (``postgresql+psycopg://``)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -38,6 +38,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: no corruption on power loss
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -27,11 +27,19 @@ from totalplace.errors import TotalPlaceError
 
 BASELINE_COLUMNS = ("agency_type", "function", "amount_pence")
 COMPARE_COLUMNS = (
-    "agency_type", "function", "baseline_pence", "scenario_pence", "difference_pence",
+    "agency_type",
+    "function",
+    "baseline_pence",
+    "scenario_pence",
+    "difference_pence",
     "difference_pct",
 )
 INVEST_COLUMNS = (
-    "year", "cost_pence", "saving_pence", "cashable_saving_pence", "net_pence",
+    "year",
+    "cost_pence",
+    "saving_pence",
+    "cashable_saving_pence",
+    "net_pence",
     "cumulative_net_pence",
 )
 EVIDENCE_PATH = REFERENCE_DIR / "evidence" / "invest_to_save.csv"
@@ -103,8 +111,10 @@ class CellRef:
             return value
         if isinstance(value, Mapping):
             agency, function = value.get("agency_type"), value.get("function")
-            return cls(agency if isinstance(agency, str) else "",
-                       function if isinstance(function, str) else "")
+            return cls(
+                agency if isinstance(agency, str) else "",
+                function if isinstance(function, str) else "",
+            )
         if isinstance(value, (tuple, list)) and len(value) == 2:
             return cls(value[0], value[1])
         raise ScenarioError(f"not a cell (agency_type, function): {value!r}")
@@ -113,26 +123,27 @@ class CellRef:
 # -- changes ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Move:
-    """Move ``amount_pence`` or ``percent`` (0-100) of ``source`` to ``target``; total conserved."""
+    """Move ``amount_pence`` or ``percent`` (0-100) of ``from_cell`` to ``to_cell``: the total
+    is conserved to the penny."""
 
     kind: ClassVar[str] = "move"
-    source: CellRef
-    target: CellRef
+    from_cell: CellRef
+    to_cell: CellRef
     amount_pence: int | None = None
     percent: Decimal | None = None
     allow_negative: bool = False
     note: str = ""
 
     def __post_init__(self) -> None:
-        if self.source == self.target:
-            raise ScenarioError(f"move: source and target are the same cell ({self.source.label})")
+        if self.from_cell == self.to_cell:
+            raise ScenarioError(f"move: from and to the same cell ({self.from_cell.label})")
         if (self.amount_pence is None) == (self.percent is None):
             raise ScenarioError("move: give exactly one of amount_pence or percent")
         if self.amount_pence is not None:
             amount = _pence(self.amount_pence, "move: amount_pence")
             if amount < 0:
                 raise ScenarioError(
-                    f"move: amount must not be negative ({gbp(amount)}); swap source and target"
+                    f"move: amount must not be negative ({gbp(amount)}); swap the cells"
                 )
             object.__setattr__(self, "amount_pence", amount)
         if self.percent is not None:
@@ -241,7 +252,7 @@ class InvestToSave:
 
 Change = Move | SetAmount | ChangeDriver | InvestToSave
 _KINDS: dict[str, type[Any]] = {c.kind: c for c in (Move, SetAmount, ChangeDriver, InvestToSave)}
-_CELL_FIELDS = ("source", "target", "cell", "invest_cell", "saving_cell")
+_CELL_FIELDS = ("from_cell", "to_cell", "cell", "invest_cell", "saving_cell")
 
 
 def change_to_dict(change: Change) -> dict[str, Any]:
@@ -282,8 +293,11 @@ def parse_changes(changes: Iterable[Change | Mapping[str, Any]]) -> list[Change]
     out: list[Change] = []
     for i, c in enumerate(changes, start=1):
         try:
-            out.append(c if isinstance(c, (Move, SetAmount, ChangeDriver, InvestToSave))
-                       else change_from_dict(c))
+            out.append(
+                c
+                if isinstance(c, (Move, SetAmount, ChangeDriver, InvestToSave))
+                else change_from_dict(c)
+            )
         except ScenarioError as exc:
             raise ScenarioError(f"change {i}: {exc}") from None
     return out
@@ -342,9 +356,9 @@ class LogEntry:
             "message": self.message,
             "applied": self.applied,
             "deltas": [{**c.to_dict(), "delta_pence": d} for c, d in self.deltas],
-            "table": None if self.table is None else [
-                {k: int(v) for k, v in row.items()} for row in self.table.to_dict("records")
-            ],
+            "table": None
+            if self.table is None
+            else [{k: int(v) for k, v in row.items()} for row in self.table.to_dict("records")],
         }
 
 
@@ -359,8 +373,9 @@ class _State:
             raise ScenarioError(f"change {step} ({kind}): unknown cell {cell.label}")
         return self.cells[cell]
 
-    def add(self, deltas: Sequence[tuple[CellRef, int]], step: int, kind: str,
-            allow_negative: bool) -> None:
+    def add(
+        self, deltas: Sequence[tuple[CellRef, int]], step: int, kind: str, allow_negative: bool
+    ) -> None:
         new = dict(self.cells)
         for cell, delta in deltas:
             new[cell] = new.get(cell, self.get(cell, step, kind)) + delta
@@ -374,19 +389,27 @@ class _State:
         self.cells = new
 
 
-def _apply_driver(state: _State, ch: ChangeDriver, step: int,
-                  alternatives: Mapping[str, pd.DataFrame]) -> LogEntry:
+def _apply_driver(
+    state: _State, ch: ChangeDriver, step: int, alternatives: Mapping[str, pd.DataFrame]
+) -> LogEntry:
     name = f"driver {ch.replacement!r}" + (f" instead of {ch.current!r}" if ch.current else "")
     alt = alternatives.get(ch.replacement)
     where = ch.cell.label if ch.cell else "the whole baseline"
     if alt is None:
-        return LogEntry(step, ch.kind, f"{name} for {where}: recorded, not applied "
-                        "(no baseline computed with this driver was given)", applied=False)
+        return LogEntry(
+            step,
+            ch.kind,
+            f"{name} for {where}: recorded, not applied "
+            "(no baseline computed with this driver was given)",
+            applied=False,
+        )
     alt_cells = _cells(alt)
     deltas: tuple[tuple[CellRef, int], ...]
     if ch.cell is None:
-        deltas = tuple((c, alt_cells.get(c, 0) - state.cells.get(c, 0))
-                       for c in sorted(set(alt_cells) | set(state.cells)))
+        deltas = tuple(
+            (c, alt_cells.get(c, 0) - state.cells.get(c, 0))
+            for c in sorted(set(alt_cells) | set(state.cells))
+        )
         state.cells = dict(alt_cells)
     else:
         if ch.cell not in alt_cells:
@@ -397,31 +420,36 @@ def _apply_driver(state: _State, ch: ChangeDriver, step: int,
         before = state.get(ch.cell, step, ch.kind)
         state.cells[ch.cell] = alt_cells[ch.cell]
         deltas = ((ch.cell, alt_cells[ch.cell] - before),)
-    return LogEntry(step, ch.kind, f"{name} applied to {where}",
-                    deltas=tuple(d for d in deltas if d[1]))
+    return LogEntry(
+        step, ch.kind, f"{name} applied to {where}", deltas=tuple(d for d in deltas if d[1])
+    )
 
 
 def _apply_one(state: _State, ch: Change, step: int) -> LogEntry:
     deltas: tuple[tuple[CellRef, int], ...]
     if isinstance(ch, Move):
-        have = state.get(ch.source, step, ch.kind)
-        state.get(ch.target, step, ch.kind)
+        have = state.get(ch.from_cell, step, ch.kind)
+        state.get(ch.to_cell, step, ch.kind)
         if ch.percent is not None:
             amount = _round(Decimal(have) * ch.percent / 100)
-            what = f"{ch.percent}% of {ch.source.label} ({gbp(amount)})"
+            what = f"{ch.percent}% of {ch.from_cell.label} ({gbp(amount)})"
         else:
             amount = int(ch.amount_pence or 0)
-            what = f"{gbp(amount)} from {ch.source.label}"
-        deltas = ((ch.source, -amount), (ch.target, amount))
+            what = f"{gbp(amount)} from {ch.from_cell.label}"
+        deltas = ((ch.from_cell, -amount), (ch.to_cell, amount))
         state.add(deltas, step, ch.kind, ch.allow_negative)
-        return LogEntry(step, ch.kind, f"moved {what} to {ch.target.label}", deltas=deltas)
+        return LogEntry(step, ch.kind, f"moved {what} to {ch.to_cell.label}", deltas=deltas)
     if isinstance(ch, SetAmount):
         before = state.get(ch.cell, step, ch.kind)
         deltas = ((ch.cell, ch.amount_pence - before),)
         state.add(deltas, step, ch.kind, ch.allow_negative)
         why = f" ({ch.source})" if ch.source else ""
-        return LogEntry(step, ch.kind, f"set {ch.cell.label} from {gbp(before)} to "
-                        f"{gbp(ch.amount_pence)}{why}", deltas=deltas)
+        return LogEntry(
+            step,
+            ch.kind,
+            f"set {ch.cell.label} from {gbp(before)} to {gbp(ch.amount_pence)}{why}",
+            deltas=deltas,
+        )
     if isinstance(ch, InvestToSave):
         table = ch.table()
         cost = int(table["cost_pence"].iloc[0])
@@ -432,10 +460,12 @@ def _apply_one(state: _State, ch: Change, step: int) -> LogEntry:
         total = int(table["net_pence"].sum())
         kind = "cashable" if ch.cashable else "not cashable (capacity freed, budgets unchanged)"
         src = f" [{ch.evidence_id}]" if ch.evidence_id else ""
-        msg = (f"invest {gbp(ch.amount_pence)}{' a year' if ch.recurring else ' once'} in "
-               f"{ch.invest_cell.label}, saving {ch.ratio}× a year in {ch.saving_cell.label}"
-               f"{src}; savings {kind}; net over {ch.years} year(s) {gbp(total)}; "
-               "the scenario shows year 1")
+        msg = (
+            f"invest {gbp(ch.amount_pence)}{' a year' if ch.recurring else ' once'} in "
+            f"{ch.invest_cell.label}, saving {ch.ratio}× a year in {ch.saving_cell.label}"
+            f"{src}; savings {kind}; net over {ch.years} year(s) {gbp(total)}; "
+            "the scenario shows year 1"
+        )
         return LogEntry(step, ch.kind, msg, deltas=deltas, table=table)
     raise ScenarioError(f"change {step}: not a change: {ch!r}")  # pragma: no cover
 
@@ -455,8 +485,11 @@ def apply(
     state = _State(_cells(baseline))
     alternatives = alternatives or {}
     log: dict[int, LogEntry] = {}
-    whole = [i for i, c in enumerate(parsed, 1)
-             if isinstance(c, ChangeDriver) and c.cell is None and c.replacement in alternatives]
+    whole = [
+        i
+        for i, c in enumerate(parsed, 1)
+        if isinstance(c, ChangeDriver) and c.cell is None and c.replacement in alternatives
+    ]
     if len(whole) > 1:
         raise ScenarioError(
             f"changes {', '.join(map(str, whole))}: more than one driver change replaces the whole "
@@ -481,8 +514,9 @@ def compare(baseline: pd.DataFrame, scenario: pd.DataFrame) -> pd.DataFrame:
         rows.append((cell.agency_type, cell.function, b, s, s - b, pct))
     df = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
     ints = {c: "int64" for c in COMPARE_COLUMNS[2:5]}
-    return df.astype({"agency_type": "object", "function": "object", **ints,
-                      "difference_pct": "float64"})
+    return df.astype(
+        {"agency_type": "object", "function": "object", **ints, "difference_pct": "float64"}
+    )
 
 
 # -- evidence library ---------------------------------------------------------------------------
@@ -520,24 +554,43 @@ def load_evidence(path: Path | None = None) -> dict[str, Evidence]:
             except ScenarioError as exc:
                 raise ScenarioError(f"{path.name} row {n}: {exc}") from None
             out[row["id"]] = Evidence(
-                id=row["id"], description=row["description"], ratio=ratio,
+                id=row["id"],
+                description=row["description"],
+                ratio=ratio,
                 recurring=row["recurring"].strip().lower() == "true",
                 paying_agency_type=row["paying_agency_type"],
-                saving_agency_type=row["saving_agency_type"], publisher=row["publisher"],
-                title=row["title"], year=row["year"], url=row["url"], quote=row["quote"],
+                saving_agency_type=row["saving_agency_type"],
+                publisher=row["publisher"],
+                title=row["title"],
+                year=row["year"],
+                url=row["url"],
+                quote=row["quote"],
                 note=row["note"],
             )
     return out
 
 
 def invest_from_evidence(
-    evidence: Evidence, invest_cell: CellRef, saving_cell: CellRef, amount_pence: int,
-    years: int, *, cashable: bool = True, saving_from_year: int = 1, note: str = "",
+    evidence: Evidence,
+    invest_cell: CellRef,
+    saving_cell: CellRef,
+    amount_pence: int,
+    years: int,
+    *,
+    cashable: bool = True,
+    saving_from_year: int = 1,
+    note: str = "",
 ) -> InvestToSave:
     """An InvestToSave change using a library ratio (and its recurring/one-off basis)."""
     return InvestToSave(
-        invest_cell=invest_cell, saving_cell=saving_cell, amount_pence=amount_pence,
-        ratio=evidence.ratio, years=years, recurring=evidence.recurring, cashable=cashable,
-        saving_from_year=saving_from_year, evidence_id=evidence.id,
+        invest_cell=invest_cell,
+        saving_cell=saving_cell,
+        amount_pence=amount_pence,
+        ratio=evidence.ratio,
+        years=years,
+        recurring=evidence.recurring,
+        cashable=cashable,
+        saving_from_year=saving_from_year,
+        evidence_id=evidence.id,
         note=note or evidence.citation,
     )

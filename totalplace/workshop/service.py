@@ -202,35 +202,67 @@ class CellHistory:
 
 
 def _workshop_info(w: Workshop) -> WorkshopInfo:
-    return WorkshopInfo(w.id, w.place_name, tuple(w.place_codes), w.year, w.theme, w.created_by,
-                        w.created_at)
+    return WorkshopInfo(
+        w.id, w.place_name, tuple(w.place_codes), w.year, w.theme, w.created_by, w.created_at
+    )
 
 
 def _token_info(t: AccessToken) -> TokenInfo:
-    return TokenInfo(t.id, Role(t.role), t.display_name, t.created_at, t.expires_at, t.revoked_at,
-                     t.revoked_by)
+    return TokenInfo(
+        t.id, Role(t.role), t.display_name, t.created_at, t.expires_at, t.revoked_at, t.revoked_by
+    )
 
 
 def _challenge_info(c: Challenge) -> ChallengeInfo:
     cell = FigureCell(c.place, c.year, c.agency_type, c.function, c.theme)
-    return ChallengeInfo(c.id, c.workshop_id, cell, c.text, c.proposed_amount_pence,
-                         c.proposed_driver, c.author, ChallengeStatus(c.status), c.reason,
-                         c.decided_by, c.decided_at, c.scenario_id, c.created_at)
+    return ChallengeInfo(
+        c.id,
+        c.workshop_id,
+        cell,
+        c.text,
+        c.proposed_amount_pence,
+        c.proposed_driver,
+        c.author,
+        ChallengeStatus(c.status),
+        c.reason,
+        c.decided_by,
+        c.decided_at,
+        c.scenario_id,
+        c.created_at,
+    )
 
 
 def _scenario_info(s: Scenario) -> ScenarioInfo:
-    return ScenarioInfo(s.id, s.workshop_id, s.name, tuple(s.changes), s.version, s.created_by,
-                        s.created_at, s.updated_by, s.updated_at)
+    return ScenarioInfo(
+        s.id,
+        s.workshop_id,
+        s.name,
+        tuple(s.changes),
+        s.version,
+        s.created_by,
+        s.created_at,
+        s.updated_by,
+        s.updated_at,
+    )
 
 
 def _snapshot_info(s: Snapshot, *, content: bool = False, reused: bool = False) -> SnapshotInfo:
-    return SnapshotInfo(s.id, s.workshop_id, s.content_hash, s.label, s.frozen_by, s.frozen_at,
-                        json.loads(s.content) if content else None, reused)
+    return SnapshotInfo(
+        s.id,
+        s.workshop_id,
+        s.content_hash,
+        s.label,
+        s.frozen_by,
+        s.frozen_at,
+        json.loads(s.content) if content else None,
+        reused,
+    )
 
 
 def _event_info(e: Event) -> EventInfo:
-    return EventInfo(e.id, e.workshop_id, e.actor, e.role, e.at, e.action, e.target,
-                     dict(e.payload), e.why)
+    return EventInfo(
+        e.id, e.workshop_id, e.actor, e.role, e.at, e.action, e.target, dict(e.payload), e.why
+    )
 
 
 def _text(value: Any, what: str, limit: int) -> str:
@@ -242,10 +274,18 @@ def _text(value: Any, what: str, limit: int) -> str:
 
 def _challenge_dict(c: ChallengeInfo, scenario_names: Mapping[int, str]) -> dict[str, Any]:
     return {
-        "id": c.id, "place": c.cell.place, "year": c.cell.year, "agency_type": c.cell.agency_type,
-        "function": c.cell.function, "theme": c.cell.theme, "text": c.text,
-        "proposed_amount_pence": c.proposed_amount_pence, "proposed_driver": c.proposed_driver,
-        "author": c.author, "status": c.status.value, "reason": c.reason,
+        "id": c.id,
+        "place": c.cell.place,
+        "year": c.cell.year,
+        "agency_type": c.cell.agency_type,
+        "function": c.cell.function,
+        "theme": c.cell.theme,
+        "text": c.text,
+        "proposed_amount_pence": c.proposed_amount_pence,
+        "proposed_driver": c.proposed_driver,
+        "author": c.author,
+        "status": c.status.value,
+        "reason": c.reason,
         "decided_by": c.decided_by,
         "decided_at": c.decided_at.isoformat() if c.decided_at else None,
         "created_at": c.created_at.isoformat(),
@@ -257,14 +297,16 @@ def _challenge_dict(c: ChallengeInfo, scenario_names: Mapping[int, str]) -> dict
 class WorkshopService:
     """Workshop operations on one database. ``clock`` returns aware UTC times (tests move it)."""
 
-    def __init__(self, sessions: sessionmaker[Session], *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
 
     @classmethod
-    def from_url(cls, url: str, *, migrate: bool = False,
-                 clock: Callable[[], datetime] = utcnow) -> WorkshopService:
+    def from_url(
+        cls, url: str, *, migrate: bool = False, clock: Callable[[], datetime] = utcnow
+    ) -> WorkshopService:
         """A service on ``url``; ``migrate=True`` first brings the schema up to date."""
         if migrate:
             db.upgrade(url)
@@ -295,17 +337,32 @@ class WorkshopService:
         with self._sessions.begin() as s:
             self._event(s, caller, "denied", f"action:{action.value}", {"action": action.value})
 
-    def _event(self, s: Session, caller: Caller, action: str, target: str,
-               payload: Mapping[str, Any], why: str | None = None) -> Event:
-        ev = Event(workshop_id=caller.workshop_id, actor=caller.display_name,
-                   role=caller.role.value, at=self._now(), action=action, target=target,
-                   payload=dict(payload), why=why)
+    def _event(
+        self,
+        s: Session,
+        caller: Caller,
+        action: str,
+        target: str,
+        payload: Mapping[str, Any],
+        why: str | None = None,
+    ) -> Event:
+        ev = Event(
+            workshop_id=caller.workshop_id,
+            actor=caller.display_name,
+            role=caller.role.value,
+            at=self._now(),
+            action=action,
+            target=target,
+            payload=dict(payload),
+            why=why,
+        )
         s.add(ev)
         s.flush()
         return ev
 
-    def _get(self, s: Session, model: type[T], ident: int, caller: Caller, *,
-             lock: bool = False) -> T:
+    def _get(
+        self, s: Session, model: type[T], ident: int, caller: Caller, *, lock: bool = False
+    ) -> T:
         stmt = select(model).where(model.id == ident)  # type: ignore[attr-defined]
         row = s.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
         if row is None or row.workshop_id != caller.workshop_id:  # type: ignore[attr-defined]
@@ -314,8 +371,14 @@ class WorkshopService:
 
     # -- workshops and tokens ------------------------------------------------------------------
     def create_workshop(
-        self, place_name: str, place_codes: Sequence[str], year: str, theme: str | None,
-        facilitator_name: str, *, ttl: timedelta = access.DEFAULT_TTL,
+        self,
+        place_name: str,
+        place_codes: Sequence[str],
+        year: str,
+        theme: str | None,
+        facilitator_name: str,
+        *,
+        ttl: timedelta = access.DEFAULT_TTL,
     ) -> IssuedToken:
         """A new workshop and its facilitator's token (the bootstrap: no token needed)."""
         codes = [c.strip() for c in place_codes if isinstance(c, str) and c.strip()]
@@ -323,20 +386,34 @@ class WorkshopService:
             raise WorkshopError("a workshop place needs one or more district codes (text)")
         now = self._now()
         with self._sessions.begin() as s:
-            w = Workshop(place_name=_text(place_name, "the place name", 200), place_codes=codes,
-                         year=_text(year, "the year", 20),
-                         theme=None if theme is None else _text(theme, "the theme", 200),
-                         created_by=_text(facilitator_name, "the facilitator's name", 100),
-                         created_at=now)
+            w = Workshop(
+                place_name=_text(place_name, "the place name", 200),
+                place_codes=codes,
+                year=_text(year, "the year", 20),
+                theme=None if theme is None else _text(theme, "the theme", 200),
+                created_by=_text(facilitator_name, "the facilitator's name", 100),
+                created_at=now,
+            )
             s.add(w)
             s.flush()
             row, plain = access.issue(s, w.id, Role.FACILITATOR, facilitator_name, now, ttl)
             caller = Caller(row.id, w.id, Role.FACILITATOR, row.display_name)
-            self._event(s, caller, "workshop.create", f"workshop:{w.id}",
-                        {"place_name": w.place_name, "place_codes": codes, "year": w.year,
-                         "theme": w.theme, "token_id": row.id})
-            return IssuedToken(plain, row.id, w.id, Role.FACILITATOR, row.display_name,
-                               row.expires_at)
+            self._event(
+                s,
+                caller,
+                "workshop.create",
+                f"workshop:{w.id}",
+                {
+                    "place_name": w.place_name,
+                    "place_codes": codes,
+                    "year": w.year,
+                    "theme": w.theme,
+                    "token_id": row.id,
+                },
+            )
+            return IssuedToken(
+                plain, row.id, w.id, Role.FACILITATOR, row.display_name, row.expires_at
+            )
 
     def whoami(self, token: str) -> Caller:
         with self._op(token, Action.READ) as (_, caller):
@@ -346,8 +423,15 @@ class WorkshopService:
         with self._op(token, Action.READ) as (s, caller):
             return _workshop_info(s.get_one(Workshop, caller.workshop_id))
 
-    def issue_token(self, token: str, role: Role | str, display_name: str, *,
-                    ttl: timedelta = access.DEFAULT_TTL, why: str | None = None) -> IssuedToken:
+    def issue_token(
+        self,
+        token: str,
+        role: Role | str,
+        display_name: str,
+        *,
+        ttl: timedelta = access.DEFAULT_TTL,
+        why: str | None = None,
+    ) -> IssuedToken:
         """A token for a partner, observer or co-facilitator (facilitator only)."""
         with self._op(token, Action.MANAGE_TOKENS) as (s, caller):
             try:
@@ -355,11 +439,21 @@ class WorkshopService:
             except ValueError:
                 raise WorkshopError(f"unknown role {role!r}: {', '.join(Role)}") from None
             row, plain = access.issue(s, caller.workshop_id, role, display_name, self._now(), ttl)
-            self._event(s, caller, "token.issue", f"token:{row.id}",
-                        {"role": role.value, "display_name": row.display_name,
-                         "expires_at": row.expires_at.isoformat()}, why)
-            return IssuedToken(plain, row.id, caller.workshop_id, role, row.display_name,
-                               row.expires_at)
+            self._event(
+                s,
+                caller,
+                "token.issue",
+                f"token:{row.id}",
+                {
+                    "role": role.value,
+                    "display_name": row.display_name,
+                    "expires_at": row.expires_at.isoformat(),
+                },
+                why,
+            )
+            return IssuedToken(
+                plain, row.id, caller.workshop_id, role, row.display_name, row.expires_at
+            )
 
     def revoke_token(self, token: str, token_id: int, *, why: str | None = None) -> TokenInfo:
         """Revoke a token at once (facilitator only); the last facilitator token cannot go."""
@@ -369,59 +463,97 @@ class WorkshopService:
             if row.revoked_at is not None:
                 raise Conflict(f"token {token_id} ({row.display_name}) is already revoked")
             if row.role == Role.FACILITATOR.value:
-                others = s.scalars(select(AccessToken).where(
-                    AccessToken.workshop_id == caller.workshop_id, AccessToken.id != row.id,
-                    AccessToken.role == Role.FACILITATOR.value, AccessToken.revoked_at.is_(None),
-                    AccessToken.expires_at > now)).first()
+                others = s.scalars(
+                    select(AccessToken).where(
+                        AccessToken.workshop_id == caller.workshop_id,
+                        AccessToken.id != row.id,
+                        AccessToken.role == Role.FACILITATOR.value,
+                        AccessToken.revoked_at.is_(None),
+                        AccessToken.expires_at > now,
+                    )
+                ).first()
                 if others is None:
-                    raise Conflict("that is the workshop's last facilitator token: issue another "
-                                   "facilitator token before revoking it")
+                    raise Conflict(
+                        "that is the workshop's last facilitator token: issue another "
+                        "facilitator token before revoking it"
+                    )
             row.revoked_at, row.revoked_by = now, caller.display_name
-            self._event(s, caller, "token.revoke", f"token:{row.id}",
-                        {"display_name": row.display_name, "role": row.role}, why)
+            self._event(
+                s,
+                caller,
+                "token.revoke",
+                f"token:{row.id}",
+                {"display_name": row.display_name, "role": row.role},
+                why,
+            )
             return _token_info(row)
 
     def list_tokens(self, token: str) -> list[TokenInfo]:
         with self._op(token, Action.MANAGE_TOKENS) as (s, caller):
-            rows = s.scalars(select(AccessToken).where(
-                AccessToken.workshop_id == caller.workshop_id).order_by(AccessToken.id))
+            rows = s.scalars(
+                select(AccessToken)
+                .where(AccessToken.workshop_id == caller.workshop_id)
+                .order_by(AccessToken.id)
+            )
             return [_token_info(r) for r in rows]
 
     # -- challenges ----------------------------------------------------------------------------
     def create_challenge(
-        self, token: str, cell: FigureCell, text: str, *, amount_pence: int | None = None,
+        self,
+        token: str,
+        cell: FigureCell,
+        text: str,
+        *,
+        amount_pence: int | None = None,
         driver: str | None = None,
     ) -> ChallengeInfo:
         """Challenge a figure, optionally proposing an amount (pence) or a driver (not both)."""
         with self._op(token, Action.CHALLENGE) as (s, caller):
             if amount_pence is not None and driver is not None:
                 raise WorkshopError("propose an amount or a driver, not both")
-            if amount_pence is not None and (isinstance(amount_pence, bool)
-                                             or not isinstance(amount_pence, int)
-                                             or amount_pence < 0):
+            if amount_pence is not None and (
+                isinstance(amount_pence, bool)
+                or not isinstance(amount_pence, int)
+                or amount_pence < 0
+            ):
                 raise WorkshopError(
                     f"a proposed amount is whole pence, 0 or more, not {amount_pence!r}"
                 )
             w = s.get_one(Workshop, caller.workshop_id)
             if (cell.place, cell.year) != (w.place_name, w.year):
-                raise WorkshopError(f"this workshop is on {w.place_name} {w.year}; the challenge "
-                                    f"names {cell.place} {cell.year}")
+                raise WorkshopError(
+                    f"this workshop is on {w.place_name} {w.year}; the challenge "
+                    f"names {cell.place} {cell.year}"
+                )
             c = Challenge(
-                workshop_id=w.id, place=cell.place, year=cell.year, agency_type=cell.agency_type,
-                function=cell.function, theme=cell.theme,
-                text=_text(text, "the challenge text", 10_000), proposed_amount_pence=amount_pence,
+                workshop_id=w.id,
+                place=cell.place,
+                year=cell.year,
+                agency_type=cell.agency_type,
+                function=cell.function,
+                theme=cell.theme,
+                text=_text(text, "the challenge text", 10_000),
+                proposed_amount_pence=amount_pence,
                 proposed_driver=None if driver is None else _text(driver, "the driver", 200),
-                author=caller.display_name, author_token_id=caller.token_id,
-                status=ChallengeStatus.OPEN.value, created_at=self._now())
+                author=caller.display_name,
+                author_token_id=caller.token_id,
+                status=ChallengeStatus.OPEN.value,
+                created_at=self._now(),
+            )
             s.add(c)
             s.flush()
-            self._event(s, caller, "challenge.create", f"challenge:{c.id}",
-                        {"cell": asdict(cell), "amount_pence": amount_pence,
-                         "driver": c.proposed_driver})
+            self._event(
+                s,
+                caller,
+                "challenge.create",
+                f"challenge:{c.id}",
+                {"cell": asdict(cell), "amount_pence": amount_pence, "driver": c.proposed_driver},
+            )
             return _challenge_info(c)
 
-    def list_challenges(self, token: str, *, status: ChallengeStatus | str | None = None
-                        ) -> list[ChallengeInfo]:
+    def list_challenges(
+        self, token: str, *, status: ChallengeStatus | str | None = None
+    ) -> list[ChallengeInfo]:
         with self._op(token, Action.READ) as (s, caller):
             stmt = select(Challenge).where(Challenge.workshop_id == caller.workshop_id)
             if status is not None:
@@ -431,24 +563,24 @@ class WorkshopService:
     def _open_challenge(self, s: Session, caller: Caller, challenge_id: int) -> Challenge:
         c = self._get(s, Challenge, challenge_id, caller, lock=True)
         if c.status != ChallengeStatus.OPEN.value:
-            raise Conflict(f"challenge {c.id} was already {c.status} by {c.decided_by}: "
-                           f"{c.reason}")
+            raise Conflict(f"challenge {c.id} was already {c.status} by {c.decided_by}: {c.reason}")
         return c
 
-    def accept_challenge(self, token: str, challenge_id: int, reason: str, *,
-                         scenario_name: str = ACCEPTED_SCENARIO) -> ChallengeInfo:
+    def accept_challenge(
+        self, token: str, challenge_id: int, reason: str, *, scenario_name: str = ACCEPTED_SCENARIO
+    ) -> ChallengeInfo:
         """Accept (facilitator): its correction goes into ``scenario_name``, never the baseline."""
         for attempt in range(3):  # a concurrent save of the same scenario: try again
             try:
                 return self._accept(token, challenge_id, reason, scenario_name)
             except (StaleDataError, IntegrityError):
                 if attempt == 2:
-                    raise Conflict(f"scenario {scenario_name!r} kept changing: try again"
-                                   ) from None
+                    raise Conflict(f"scenario {scenario_name!r} kept changing: try again") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _accept(self, token: str, challenge_id: int, reason: str, scenario_name: str
-                ) -> ChallengeInfo:
+    def _accept(
+        self, token: str, challenge_id: int, reason: str, scenario_name: str
+    ) -> ChallengeInfo:
         with self._op(token, Action.DECIDE_CHALLENGE) as (s, caller):
             why = _text(reason, "the reason", 10_000)
             name = _text(scenario_name, "the scenario name", 100)
@@ -456,19 +588,30 @@ class WorkshopService:
             now, payload = self._now(), {}
             change = self._correction(c)
             if change is not None:
-                scen = s.scalars(select(Scenario).where(
-                    Scenario.workshop_id == caller.workshop_id, Scenario.name == name
-                ).with_for_update()).one_or_none()
+                scen = s.scalars(
+                    select(Scenario)
+                    .where(Scenario.workshop_id == caller.workshop_id, Scenario.name == name)
+                    .with_for_update()
+                ).one_or_none()
                 if scen is None:
-                    scen = Scenario(workshop_id=caller.workshop_id, name=name, changes=[],
-                                    created_by=caller.display_name, created_at=now)
+                    scen = Scenario(
+                        workshop_id=caller.workshop_id,
+                        name=name,
+                        changes=[],
+                        created_by=caller.display_name,
+                        created_at=now,
+                    )
                     s.add(scen)
                 scen.changes = [*scen.changes, sc.change_to_dict(change)]
                 scen.updated_by, scen.updated_at = caller.display_name, now
                 s.flush()
                 c.scenario_id = scen.id
-                payload = {"scenario_id": scen.id, "scenario": scen.name,
-                           "scenario_version": scen.version, "change": scen.changes[-1]}
+                payload = {
+                    "scenario_id": scen.id,
+                    "scenario": scen.name,
+                    "scenario_version": scen.version,
+                    "change": scen.changes[-1],
+                }
             c.status, c.reason = ChallengeStatus.ACCEPTED.value, why
             c.decided_by, c.decided_at = caller.display_name, now
             self._event(s, caller, "challenge.accept", f"challenge:{c.id}", payload, why)
@@ -496,49 +639,87 @@ class WorkshopService:
     def history(self, token: str, cell: FigureCell) -> CellHistory:
         """A figure's challenges, each with its audit events, oldest first."""
         with self._op(token, Action.READ) as (s, caller):
-            rows = s.scalars(select(Challenge).where(
-                Challenge.workshop_id == caller.workshop_id, Challenge.place == cell.place,
-                Challenge.year == cell.year, Challenge.agency_type == cell.agency_type,
-                Challenge.function.is_(None) if cell.function is None
-                else Challenge.function == cell.function,
-                Challenge.theme.is_(None) if cell.theme is None else Challenge.theme == cell.theme,
-            ).order_by(Challenge.id)).all()
+            rows = s.scalars(
+                select(Challenge)
+                .where(
+                    Challenge.workshop_id == caller.workshop_id,
+                    Challenge.place == cell.place,
+                    Challenge.year == cell.year,
+                    Challenge.agency_type == cell.agency_type,
+                    Challenge.function.is_(None)
+                    if cell.function is None
+                    else Challenge.function == cell.function,
+                    Challenge.theme.is_(None)
+                    if cell.theme is None
+                    else Challenge.theme == cell.theme,
+                )
+                .order_by(Challenge.id)
+            ).all()
             out = []
             for c in rows:
-                evs = s.scalars(select(Event).where(
-                    Event.workshop_id == caller.workshop_id, Event.target == f"challenge:{c.id}"
-                ).order_by(Event.id))
-                out.append(ChallengeHistory(_challenge_info(c),
-                                            tuple(_event_info(e) for e in evs)))
+                evs = s.scalars(
+                    select(Event)
+                    .where(
+                        Event.workshop_id == caller.workshop_id, Event.target == f"challenge:{c.id}"
+                    )
+                    .order_by(Event.id)
+                )
+                out.append(ChallengeHistory(_challenge_info(c), tuple(_event_info(e) for e in evs)))
             return CellHistory(cell, tuple(out))
 
     # -- scenarios -----------------------------------------------------------------------------
-    def create_scenario(self, token: str, name: str,
-                        changes: Sequence[sc.Change | Mapping[str, Any]] = (), *,
-                        why: str | None = None) -> ScenarioInfo:
+    def create_scenario(
+        self,
+        token: str,
+        name: str,
+        changes: Sequence[sc.Change | Mapping[str, Any]] = (),
+        *,
+        why: str | None = None,
+    ) -> ScenarioInfo:
         try:
             with self._op(token, Action.PROPOSE_SCENARIO) as (s, caller):
                 name = _text(name, "the scenario name", 100)
                 stored = [sc.change_to_dict(c) for c in sc.parse_changes(changes)]
-                taken = s.scalars(select(Scenario.id).where(
-                    Scenario.workshop_id == caller.workshop_id, Scenario.name == name)).first()
+                taken = s.scalars(
+                    select(Scenario.id).where(
+                        Scenario.workshop_id == caller.workshop_id, Scenario.name == name
+                    )
+                ).first()
                 if taken is not None:
                     raise Conflict(f"a scenario named {name!r} exists (id {taken})")
                 now = self._now()
-                scen = Scenario(workshop_id=caller.workshop_id, name=name, changes=stored,
-                                created_by=caller.display_name, created_at=now,
-                                updated_by=caller.display_name, updated_at=now)
+                scen = Scenario(
+                    workshop_id=caller.workshop_id,
+                    name=name,
+                    changes=stored,
+                    created_by=caller.display_name,
+                    created_at=now,
+                    updated_by=caller.display_name,
+                    updated_at=now,
+                )
                 s.add(scen)
                 s.flush()
-                self._event(s, caller, "scenario.create", f"scenario:{scen.id}",
-                            {"name": name, "version": scen.version, "changes": stored}, why)
+                self._event(
+                    s,
+                    caller,
+                    "scenario.create",
+                    f"scenario:{scen.id}",
+                    {"name": name, "version": scen.version, "changes": stored},
+                    why,
+                )
                 return _scenario_info(scen)
         except IntegrityError:
             raise Conflict(f"a scenario named {name!r} was just created by someone else") from None
 
-    def update_scenario(self, token: str, scenario_id: int, expected_version: int,
-                        changes: Sequence[sc.Change | Mapping[str, Any]], *,
-                        why: str | None = None) -> ScenarioInfo:
+    def update_scenario(
+        self,
+        token: str,
+        scenario_id: int,
+        expected_version: int,
+        changes: Sequence[sc.Change | Mapping[str, Any]],
+        *,
+        why: str | None = None,
+    ) -> ScenarioInfo:
         """Replace a scenario's changes if it is still at ``expected_version``.
 
         Raises StaleVersion (carrying the saved state) when someone saved first: nothing is
@@ -553,9 +734,14 @@ class WorkshopService:
                 scen.changes = stored
                 scen.updated_by, scen.updated_at = caller.display_name, self._now()
                 s.flush()  # UPDATE ... WHERE version = expected: StaleDataError if it moved
-                self._event(s, caller, "scenario.update", f"scenario:{scen.id}",
-                            {"from_version": expected_version, "version": scen.version,
-                             "changes": stored}, why)
+                self._event(
+                    s,
+                    caller,
+                    "scenario.update",
+                    f"scenario:{scen.id}",
+                    {"from_version": expected_version, "version": scen.version, "changes": stored},
+                    why,
+                )
                 return _scenario_info(scen)
         except StaleDataError:
             raise StaleVersion(self.get_scenario(token, scenario_id), expected_version) from None
@@ -566,30 +752,47 @@ class WorkshopService:
 
     def list_scenarios(self, token: str) -> list[ScenarioInfo]:
         with self._op(token, Action.READ) as (s, caller):
-            rows = s.scalars(select(Scenario).where(
-                Scenario.workshop_id == caller.workshop_id).order_by(Scenario.id))
+            rows = s.scalars(
+                select(Scenario)
+                .where(Scenario.workshop_id == caller.workshop_id)
+                .order_by(Scenario.id)
+            )
             return [_scenario_info(r) for r in rows]
 
-    def run_scenario(self, token: str, scenario_id: int, figures: pd.DataFrame | CountResult,
-                     alternatives: Mapping[str, pd.DataFrame] | None = None,
-                     ) -> tuple[pd.DataFrame, list[sc.LogEntry]]:
+    def run_scenario(
+        self,
+        token: str,
+        scenario_id: int,
+        figures: pd.DataFrame | CountResult,
+        alternatives: Mapping[str, pd.DataFrame] | None = None,
+    ) -> tuple[pd.DataFrame, list[sc.LogEntry]]:
         """The scenario applied to the figures (nothing is stored)."""
         scen = self.get_scenario(token, scenario_id)
         base = sc.baseline_from_count(figures) if isinstance(figures, CountResult) else figures
         return sc.apply(base, scen.changes, alternatives)
 
     # -- snapshots and the audit trail ---------------------------------------------------------
-    def freeze_snapshot(self, token: str, figures: pd.DataFrame | CountResult, *,
-                        label: str | None = None,
-                        alternatives: Mapping[str, pd.DataFrame] | None = None,
-                        why: str | None = None) -> SnapshotInfo:
+    def freeze_snapshot(
+        self,
+        token: str,
+        figures: pd.DataFrame | CountResult,
+        *,
+        label: str | None = None,
+        alternatives: Mapping[str, pd.DataFrame] | None = None,
+        why: str | None = None,
+    ) -> SnapshotInfo:
         """Freeze figures + challenges + scenarios (with results); same state, same snapshot."""
         meta: dict[str, Any] | None = None
         if isinstance(figures, CountResult):
-            meta = {"place": figures.place_name, "districts": list(figures.place_codes),
-                    "year": figures.year, "release": figures.release,
-                    "population": figures.population, "population_year": figures.population_year,
-                    "caveats": list(figures.caveats)}
+            meta = {
+                "place": figures.place_name,
+                "districts": list(figures.place_codes),
+                "year": figures.year,
+                "release": figures.release,
+                "population": figures.population,
+                "population_year": figures.population_year,
+                "caveats": list(figures.caveats),
+            }
             base = sc.baseline_from_count(figures)
         else:
             base = figures
@@ -603,26 +806,48 @@ class WorkshopService:
             names = {x.id: x.name for x in scens}
             chals = s.scalars(select(Challenge).where(Challenge.workshop_id == w.id)).all()
             content = snap.build_content(
-                workshop={"id": w.id, "place_name": w.place_name,
-                          "place_codes": list(w.place_codes), "year": w.year, "theme": w.theme},
-                figures=base, figures_meta=meta, alternatives=alternatives,
+                workshop={
+                    "id": w.id,
+                    "place_name": w.place_name,
+                    "place_codes": list(w.place_codes),
+                    "year": w.year,
+                    "theme": w.theme,
+                },
+                figures=base,
+                figures_meta=meta,
+                alternatives=alternatives,
                 challenges=[_challenge_dict(_challenge_info(c), names) for c in chals],
-                scenarios=[{"id": x.id, "name": x.name, "version": x.version,
-                            "changes": list(x.changes)} for x in scens],
+                scenarios=[
+                    {"id": x.id, "name": x.name, "version": x.version, "changes": list(x.changes)}
+                    for x in scens
+                ],
             )
             digest = snap.content_hash(content)
-            row = s.scalars(select(Snapshot).where(Snapshot.workshop_id == w.id,
-                                                   Snapshot.content_hash == digest)).one_or_none()
+            row = s.scalars(
+                select(Snapshot).where(
+                    Snapshot.workshop_id == w.id, Snapshot.content_hash == digest
+                )
+            ).one_or_none()
             reused = row is not None
             if row is None:
-                row = Snapshot(workshop_id=w.id, content_hash=digest,
-                               content=snap.canonical_json(content),
-                               label=(label or f"{w.place_name} {w.year}").strip()[:200],
-                               frozen_by=caller.display_name, frozen_at=self._now())
+                row = Snapshot(
+                    workshop_id=w.id,
+                    content_hash=digest,
+                    content=snap.canonical_json(content),
+                    label=(label or f"{w.place_name} {w.year}").strip()[:200],
+                    frozen_by=caller.display_name,
+                    frozen_at=self._now(),
+                )
                 s.add(row)
                 s.flush()
-            self._event(s, caller, "snapshot.freeze", f"snapshot:{row.id}",
-                        {"content_hash": digest, "reused": reused}, why)
+            self._event(
+                s,
+                caller,
+                "snapshot.freeze",
+                f"snapshot:{row.id}",
+                {"content_hash": digest, "reused": reused},
+                why,
+            )
             return _snapshot_info(row, content=True, reused=reused)
 
     def get_snapshot(self, token: str, snapshot_id: int) -> SnapshotInfo:
@@ -631,8 +856,11 @@ class WorkshopService:
 
     def list_snapshots(self, token: str) -> list[SnapshotInfo]:
         with self._op(token, Action.READ) as (s, caller):
-            rows = s.scalars(select(Snapshot).where(
-                Snapshot.workshop_id == caller.workshop_id).order_by(Snapshot.id))
+            rows = s.scalars(
+                select(Snapshot)
+                .where(Snapshot.workshop_id == caller.workshop_id)
+                .order_by(Snapshot.id)
+            )
             return [_snapshot_info(r) for r in rows]
 
     def verify_snapshot(self, token: str, snapshot_id: int) -> bool:
@@ -645,20 +873,41 @@ class WorkshopService:
         """Write the workshop pack (XLSX + HTML) of a snapshot, with the audit trail up to it."""
         with self._op(token, Action.READ) as (s, caller):
             row = self._get(s, Snapshot, snapshot_id, caller)
-            first = s.scalars(select(Event.id).where(
-                Event.workshop_id == caller.workshop_id, Event.action == "snapshot.freeze",
-                Event.target == f"snapshot:{row.id}").order_by(Event.id)).first()
-            evs = s.scalars(select(Event).where(
-                Event.workshop_id == caller.workshop_id, Event.id <= (first or 0)
-            ).order_by(Event.id))
+            first = s.scalars(
+                select(Event.id)
+                .where(
+                    Event.workshop_id == caller.workshop_id,
+                    Event.action == "snapshot.freeze",
+                    Event.target == f"snapshot:{row.id}",
+                )
+                .order_by(Event.id)
+            ).first()
+            evs = s.scalars(
+                select(Event)
+                .where(Event.workshop_id == caller.workshop_id, Event.id <= (first or 0))
+                .order_by(Event.id)
+            )
             events = [_event_info(e).to_dict() for e in evs]
-            meta = {"snapshot": row.label, "SHA-256": row.content_hash,
-                    "frozen at (UTC)": row.frozen_at.isoformat(), "frozen by": row.frozen_by}
-            pack = snap.write_pack(json.loads(row.content), events, Path(out_dir), meta=meta,
-                                   stem=f"workshop_{row.workshop_id}_snapshot_{row.id}")
-            self._event(s, caller, "snapshot.export", f"snapshot:{row.id}",
-                        {"content_hash": row.content_hash,
-                         "files": [pack.xlsx.name, pack.html.name]})
+            meta = {
+                "snapshot": row.label,
+                "SHA-256": row.content_hash,
+                "frozen at (UTC)": row.frozen_at.isoformat(),
+                "frozen by": row.frozen_by,
+            }
+            pack = snap.write_pack(
+                json.loads(row.content),
+                events,
+                Path(out_dir),
+                meta=meta,
+                stem=f"workshop_{row.workshop_id}_snapshot_{row.id}",
+            )
+            self._event(
+                s,
+                caller,
+                "snapshot.export",
+                f"snapshot:{row.id}",
+                {"content_hash": row.content_hash, "files": [pack.xlsx.name, pack.html.name]},
+            )
             return pack
 
     def audit(self, token: str, *, target: str | None = None) -> list[EventInfo]:

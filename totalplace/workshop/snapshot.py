@@ -27,14 +27,15 @@ from totalplace.workshop import scenarios as sc
 
 FORMAT = "totalplace.workshop.snapshot/1"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-GBP_FORMAT = '#,##0.00;[Red]-#,##0.00'
+GBP_FORMAT = "#,##0.00;[Red]-#,##0.00"
 
 
 # -- content ------------------------------------------------------------------------------------
 def canonical_json(obj: Any) -> str:
     """Sorted keys, no spaces, UTF-8 text, no NaN: the same state always gives the same text."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def content_hash(content: Mapping[str, Any]) -> str:
@@ -60,7 +61,8 @@ def _frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def scenario_result(
-    baseline: pd.DataFrame, changes: Sequence[Mapping[str, Any]],
+    baseline: pd.DataFrame,
+    changes: Sequence[Mapping[str, Any]],
     alternatives: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """A scenario applied to the baseline, as JSON; a refused scenario records its error."""
@@ -141,8 +143,12 @@ def _sheet_title(name: str, taken: set[str]) -> str:
     return title
 
 
-def _write(ws: Worksheet, header: Sequence[str], rows: Sequence[Sequence[Any]],
-           money_cols: Sequence[int] = ()) -> None:
+def _write(
+    ws: Worksheet,
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    money_cols: Sequence[int] = (),
+) -> None:
     ws.append([safe_cell(h) for h in header])
     for row in rows:
         ws.append([safe_cell(v) for v in row])
@@ -179,8 +185,13 @@ def _comparison(content: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]
     return header, rows
 
 
-def write_xlsx(content: Mapping[str, Any], events: Sequence[Mapping[str, Any]], path: Path,
-               *, meta: Mapping[str, Any]) -> Path:
+def write_xlsx(
+    content: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    path: Path,
+    *,
+    meta: Mapping[str, Any],
+) -> Path:
     """The workshop pack workbook: summary, baseline, one sheet per scenario, comparison,
     changes, invest-to-save tables, challenges and the audit trail."""
     wb = Workbook()
@@ -189,16 +200,28 @@ def write_xlsx(content: Mapping[str, Any], events: Sequence[Mapping[str, Any]], 
     assert ws is not None
     ws.title = _sheet_title("Summary", taken)
     w = content["workshop"]
-    _write(ws, ["item", "value"], [
-        ["place", w["place_name"]], ["districts", ", ".join(w["place_codes"])],
-        ["year", w["year"]], ["theme", w["theme"] or ""], *([k, v] for k, v in meta.items()),
-        ["baseline total (£)", _gbp(content["figures"]["total_pence"])],
-    ])
+    _write(
+        ws,
+        ["item", "value"],
+        [
+            ["place", w["place_name"]],
+            ["districts", ", ".join(w["place_codes"])],
+            ["year", w["year"]],
+            ["theme", w["theme"] or ""],
+            *([k, v] for k, v in meta.items()),
+            ["baseline total (£)", _gbp(content["figures"]["total_pence"])],
+        ],
+    )
     base_rows = content["figures"]["rows"]
-    _write(wb.create_sheet(_sheet_title("Baseline", taken)),
-           ["agency_type", "function", "amount (£)", "amount_pence"],
-           [[r["agency_type"], r["function"], _gbp(r["amount_pence"]), r["amount_pence"]]
-            for r in base_rows], money_cols=[2])
+    _write(
+        wb.create_sheet(_sheet_title("Baseline", taken)),
+        ["agency_type", "function", "amount (£)", "amount_pence"],
+        [
+            [r["agency_type"], r["function"], _gbp(r["amount_pence"]), r["amount_pence"]]
+            for r in base_rows
+        ],
+        money_cols=[2],
+    )
     changes, invest = [], []
     for s in content["scenarios"]:
         res = s["result"]
@@ -206,37 +229,105 @@ def write_xlsx(content: Mapping[str, Any], events: Sequence[Mapping[str, Any]], 
         if res["rows"] is None:
             _write(ws, ["scenario", "refused"], [[s["name"], res["error"]]])
         else:
-            _write(ws, ["agency_type", "function", "amount (£)", "amount_pence"],
-                   [[r["agency_type"], r["function"], _gbp(r["amount_pence"]), r["amount_pence"]]
-                    for r in res["rows"]], money_cols=[2])
+            _write(
+                ws,
+                ["agency_type", "function", "amount (£)", "amount_pence"],
+                [
+                    [r["agency_type"], r["function"], _gbp(r["amount_pence"]), r["amount_pence"]]
+                    for r in res["rows"]
+                ],
+                money_cols=[2],
+            )
         for e in res["log"]:
             changes.append([s["name"], e["step"], e["kind"], e["applied"], e["message"]])
             for t in e["table"] or []:
-                invest.append([s["name"], e["step"], *(_gbp(t[c]) if c != "year" else t[c]
-                                                       for c in sc.INVEST_COLUMNS)])
+                invest.append(
+                    [
+                        s["name"],
+                        e["step"],
+                        *(_gbp(t[c]) if c != "year" else t[c] for c in sc.INVEST_COLUMNS),
+                    ]
+                )
     header, rows = _comparison(content)
-    _write(wb.create_sheet(_sheet_title("Comparison", taken)), header, rows,
-           money_cols=range(2, len(header)))
-    _write(wb.create_sheet(_sheet_title("Changes", taken)),
-           ["scenario", "step", "kind", "applied", "what it did"], changes)
-    _write(wb.create_sheet(_sheet_title("Invest to save", taken)),
-           ["scenario", "step", "year", "cost (£)", "saving (£)", "cashable saving (£)",
-            "net (£)", "cumulative net (£)"], invest, money_cols=range(3, 8))
-    ch_cols = ["id", "place", "year", "agency_type", "function", "theme", "text",
-               "proposed_amount_pence", "proposed_driver", "author", "status", "reason",
-               "decided_by", "decided_at", "created_at", "scenario"]
-    _write(wb.create_sheet(_sheet_title("Challenges", taken)), ch_cols,
-           [[c.get(k) for k in ch_cols] for c in content["challenges"]])
+    _write(
+        wb.create_sheet(_sheet_title("Comparison", taken)),
+        header,
+        rows,
+        money_cols=range(2, len(header)),
+    )
+    _write(
+        wb.create_sheet(_sheet_title("Changes", taken)),
+        ["scenario", "step", "kind", "applied", "what it did"],
+        changes,
+    )
+    _write(
+        wb.create_sheet(_sheet_title("Invest to save", taken)),
+        [
+            "scenario",
+            "step",
+            "year",
+            "cost (£)",
+            "saving (£)",
+            "cashable saving (£)",
+            "net (£)",
+            "cumulative net (£)",
+        ],
+        invest,
+        money_cols=range(3, 8),
+    )
+    ch_cols = [
+        "id",
+        "place",
+        "year",
+        "agency_type",
+        "function",
+        "theme",
+        "text",
+        "proposed_amount_pence",
+        "proposed_driver",
+        "author",
+        "status",
+        "reason",
+        "decided_by",
+        "decided_at",
+        "created_at",
+        "scenario",
+    ]
+    _write(
+        wb.create_sheet(_sheet_title("Challenges", taken)),
+        ch_cols,
+        [[c.get(k) for k in ch_cols] for c in content["challenges"]],
+    )
     ev_cols = ["id", "at", "actor", "role", "action", "target", "why", "payload"]
-    _write(wb.create_sheet(_sheet_title("Audit", taken)), ev_cols,
-           [[e["id"], e["at"], e["actor"], e["role"], e["action"], e["target"], e["why"],
-             canonical_json(e["payload"])] for e in events])
+    _write(
+        wb.create_sheet(_sheet_title("Audit", taken)),
+        ev_cols,
+        [
+            [
+                e["id"],
+                e["at"],
+                e["actor"],
+                e["role"],
+                e["action"],
+                e["target"],
+                e["why"],
+                canonical_json(e["payload"]),
+            ]
+            for e in events
+        ],
+    )
     wb.save(path)
     return path
 
 
-def write_pack(content: Mapping[str, Any], events: Sequence[Mapping[str, Any]], out_dir: Path,
-               *, meta: Mapping[str, Any], stem: str = "workshop_pack") -> ExportPack:
+def write_pack(
+    content: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    out_dir: Path,
+    *,
+    meta: Mapping[str, Any],
+    stem: str = "workshop_pack",
+) -> ExportPack:
     """Write ``<stem>.xlsx`` and ``<stem>.html`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     xlsx = write_xlsx(content, events, out_dir / f"{stem}.xlsx", meta=meta)
@@ -284,32 +375,43 @@ def _svg_bars(categories: Sequence[str], series: Sequence[tuple[str, dict[str, i
     top = max((v for _, d in series for v in d.values()), default=0) or 1
     group_h = bar_h * len(series) + gap
     height = group_h * len(categories) + 20 * len(series) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 140}" '
-             f'height="{height}" role="img" aria-label="Spend by agency type">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 140}" '
+        f'height="{height}" role="img" aria-label="Spend by agency type">'
+    ]
     for i, cat in enumerate(categories):
         y0 = i * group_h
-        parts.append(f'<text x="{label_w - 6}" y="{y0 + bar_h}" text-anchor="end" '
-                     f'font-size="11">{_e(cat[:40])}</text>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y0 + bar_h}" text-anchor="end" '
+            f'font-size="11">{_e(cat[:40])}</text>'
+        )
         for j, (_, data) in enumerate(series):
             v = data.get(cat, 0)
             w = max(0, round(bar_w * v / top))
             y = y0 + j * bar_h
-            parts.append(f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h - 2}" '
-                         f'fill="{_COLOURS[j % len(_COLOURS)]}"><title>{_e(sc.gbp(v))}</title>'
-                         "</rect>")
-            parts.append(f'<text x="{label_w + w + 4}" y="{y + bar_h - 3}" font-size="9">'
-                         f"{_e(sc.gbp(v))}</text>")
+            parts.append(
+                f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h - 2}" '
+                f'fill="{_COLOURS[j % len(_COLOURS)]}"><title>{_e(sc.gbp(v))}</title>'
+                "</rect>"
+            )
+            parts.append(
+                f'<text x="{label_w + w + 4}" y="{y + bar_h - 3}" font-size="9">'
+                f"{_e(sc.gbp(v))}</text>"
+            )
     y = group_h * len(categories) + 4
     for j, (name, _) in enumerate(series):
-        parts.append(f'<rect x="{label_w}" y="{y + 20 * j}" width="12" height="12" '
-                     f'fill="{_COLOURS[j % len(_COLOURS)]}"></rect><text x="{label_w + 18}" '
-                     f'y="{y + 20 * j + 10}" font-size="11">{_e(name)}</text>')
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 20 * j}" width="12" height="12" '
+            f'fill="{_COLOURS[j % len(_COLOURS)]}"></rect><text x="{label_w + 18}" '
+            f'y="{y + 20 * j + 10}" font-size="11">{_e(name)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def render_html(content: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
-                *, meta: Mapping[str, Any]) -> str:
+def render_html(
+    content: Mapping[str, Any], events: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any]
+) -> str:
     """A self-contained HTML summary: figures, scenarios, challenges, audit (no network)."""
     w, fig = content["workshop"], content["figures"]
     base = _by_agency(fig["rows"])
@@ -320,52 +422,85 @@ def render_html(content: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
     rows.append(["<th>Total</th>", *(_money(sum(d.values())) for _, d in series)])
     title = f"{w['place_name']} {w['year']}" + (f": {w['theme']}" if w["theme"] else "")
     out = [
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">',
         f"<title>Workshop pack: {_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>Workshop pack: {_e(title)}</h1>",
-        "<p class=\"muted\">" + "; ".join(f"{_e(k)}: {_e(v)}" for k, v in meta.items()) + "</p>",
+        '<p class="muted">' + "; ".join(f"{_e(k)}: {_e(v)}" for k, v in meta.items()) + "</p>",
         f"<p>Districts: {_e(', '.join(w['place_codes']))}. Baseline total "
         f"<strong>{_e(sc.gbp(fig['total_pence']))}</strong>.</p>",
-        "<h2>Spend by agency type</h2>", _svg_bars(cats, series),
-        _table(["agency type", *(n for n, _ in series)], rows), "<h2>Scenarios</h2>",
+        "<h2>Spend by agency type</h2>",
+        _svg_bars(cats, series),
+        _table(["agency type", *(n for n, _ in series)], rows),
+        "<h2>Scenarios</h2>",
     ]
     if not content["scenarios"]:
         out.append("<p>No scenarios.</p>")
     for s in content["scenarios"]:
         res = s["result"]
-        out.append(f"<h3>{_e(s['name'])} <span class=\"muted\">(version {_e(s['version'])})"
-                   "</span></h3>")
+        out.append(
+            f'<h3>{_e(s["name"])} <span class="muted">(version {_e(s["version"])})</span></h3>'
+        )
         if res["rows"] is None:
-            out.append(f"<p class=\"neg\">Refused: {_e(res['error'])}</p>")
+            out.append(f'<p class="neg">Refused: {_e(res["error"])}</p>')
             continue
         diff = res["total_pence"] - fig["total_pence"]
-        out.append(f"<p>Total {_e(sc.gbp(res['total_pence']))} "
-                   f"(difference {_e(sc.gbp(diff))}).</p><ol>")
+        out.append(
+            f"<p>Total {_e(sc.gbp(res['total_pence']))} (difference {_e(sc.gbp(diff))}).</p><ol>"
+        )
         out += [f"<li>{_e(e['message'])}</li>" for e in res["log"]]
         out.append("</ol>")
         for e in res["log"]:
             if e["table"]:
-                out.append(_table(["year", "cost", "saving", "cashable saving", "net",
-                                   "cumulative net"],
-                                  [[f"<td class=\"n\">{t['year']}</td>",
-                                    *(_money(t[c]) for c in sc.INVEST_COLUMNS[1:])]
-                                   for t in e["table"]]))
+                out.append(
+                    _table(
+                        ["year", "cost", "saving", "cashable saving", "net", "cumulative net"],
+                        [
+                            [
+                                f'<td class="n">{t["year"]}</td>',
+                                *(_money(t[c]) for c in sc.INVEST_COLUMNS[1:]),
+                            ]
+                            for t in e["table"]
+                        ],
+                    )
+                )
     out.append("<h2>Challenges</h2>")
-    out.append(_table(
-        ["#", "cell", "challenge", "proposed", "author", "status", "reason"],
-        [[f"<td>{c['id']}</td>",
-          f"<td>{_e(c['agency_type'])} × {_e(c['function'] or c['theme'])}</td>",
-          f"<td>{_e(c['text'])}</td>",
-          _money(c["proposed_amount_pence"]) if c["proposed_amount_pence"] is not None
-          else f"<td>{_e(c['proposed_driver'])}</td>",
-          f"<td>{_e(c['author'])}</td>", f"<td>{_e(c['status'])}</td>",
-          f"<td>{_e(c['reason'])}</td>"] for c in content["challenges"]],
-    ) if content["challenges"] else "<p>No challenges.</p>")
+    out.append(
+        _table(
+            ["#", "cell", "challenge", "proposed", "author", "status", "reason"],
+            [
+                [
+                    f"<td>{c['id']}</td>",
+                    f"<td>{_e(c['agency_type'])} × {_e(c['function'] or c['theme'])}</td>",
+                    f"<td>{_e(c['text'])}</td>",
+                    _money(c["proposed_amount_pence"])
+                    if c["proposed_amount_pence"] is not None
+                    else f"<td>{_e(c['proposed_driver'])}</td>",
+                    f"<td>{_e(c['author'])}</td>",
+                    f"<td>{_e(c['status'])}</td>",
+                    f"<td>{_e(c['reason'])}</td>",
+                ]
+                for c in content["challenges"]
+            ],
+        )
+        if content["challenges"]
+        else "<p>No challenges.</p>"
+    )
     out.append(f"<h2>Audit trail</h2><p>{len(events)} event(s) up to this snapshot.</p>")
-    out.append(_table(["when (UTC)", "who", "role", "action", "target", "why"],
-                      [[f"<td>{_e(e['at'])}</td>", f"<td>{_e(e['actor'])}</td>",
-                        f"<td>{_e(e['role'])}</td>", f"<td>{_e(e['action'])}</td>",
-                        f"<td>{_e(e['target'])}</td>", f"<td>{_e(e['why'])}</td>"]
-                       for e in events]))
+    out.append(
+        _table(
+            ["when (UTC)", "who", "role", "action", "target", "why"],
+            [
+                [
+                    f"<td>{_e(e['at'])}</td>",
+                    f"<td>{_e(e['actor'])}</td>",
+                    f"<td>{_e(e['role'])}</td>",
+                    f"<td>{_e(e['action'])}</td>",
+                    f"<td>{_e(e['target'])}</td>",
+                    f"<td>{_e(e['why'])}</td>",
+                ]
+                for e in events
+            ],
+        )
+    )
     out.append("</body></html>")
     return "\n".join(out)

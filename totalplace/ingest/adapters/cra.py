@@ -67,6 +67,9 @@ class Layout:
     scale: int
     #: field -> header text (compared case-insensitively, whitespace collapsed)
     columns: dict[str, str]
+    #: True when the subfunction column holds COFOG groups ('3.1 Police services'); False when
+    #: it holds HMT's functional classification ('4. Economic affairs - of which: transport').
+    cofog_subfunctions: bool
     remarks: tuple[str, ...] = ()
 
     def matches(self, header: Row) -> bool:
@@ -90,6 +93,7 @@ CRA_2010 = Layout(
         "level": "CG, LG or PC",
         "region": "NUTS 1 region",
     },
+    cofog_subfunctions=False,
     remarks=("CRA 2010: 2009-10 is estimated outturn and 2010-11 plans, not outturn",),
 )
 CRA_2014 = Layout(
@@ -106,6 +110,7 @@ CRA_2014 = Layout(
         "level": "CG, LG or PC",
         "region": "NUTS Region",
     },
+    cofog_subfunctions=True,
 )
 LAYOUTS: tuple[Layout, ...] = (CRA_2010, CRA_2014)
 
@@ -206,9 +211,10 @@ def _ledger_rows(
 ) -> pd.DataFrame:
     index = {_key(v): i for i, v in reversed(list(enumerate(header)))}
     cols = {f: index[_key(h)] for f, h in layout.columns.items()}
-    df = pd.DataFrame({f: _text_column([cell(r, i) for _, r in data]) for f, i in cols.items()})
-    df["row"] = np.array([n for n, _ in data], dtype="int64")
     raw = [r for _, r in data]
+    columns = _transpose(raw, len(header))
+    df = pd.DataFrame({f: _text_column(columns[i]) for f, i in cols.items()})
+    df["row"] = np.array([n for n, _ in data], dtype="int64")
 
     flag = df["identifiable"].map(lambda v: re.sub(r"[^a-z]", "", v.casefold()))
     non_id = flag.eq("nonid")
@@ -218,7 +224,7 @@ def _ledger_rows(
     kind = df["kind"].map(lambda v: SPEND_KINDS.get(v.upper()))
     functions = {v: _function(v) for v in df["function"].unique()}
     function = df["function"].map(functions)
-    amounts, amount_problems = _amounts(data, years, layout.scale)
+    amounts, amount_problems = _amounts([(fy, columns[i]) for i, fy in years], layout.scale)
 
     checks: list[tuple[pd.Series, pd.Series, str]] = [
         (
@@ -243,9 +249,10 @@ def _ledger_rows(
     ]
     failed = np.logical_or.reduce([m.to_numpy(dtype=bool) for m, _, _ in checks])
     bad = pd.Series(failed, index=df.index) & ~non_id
-    for i in np.flatnonzero(bad.to_numpy()):
+    numbers = [n for n, _ in data]
+    for i in (int(x) for x in np.flatnonzero(bad.to_numpy())):
         reason = "; ".join(t.format(v.iat[i]) for m, v, t in checks if m.iat[i])
-        result.quarantine_row(int(df["row"].iat[i]), reason, raw_text(raw[i]))
+        result.quarantine_row(numbers[i], reason, raw_text(raw[i]))
     if non_id.any():
         result.skip(EXCLUDED_NON_ID, int(non_id.sum()))
 
@@ -300,20 +307,28 @@ def _ledger_rows(
     return frame.reset_index(drop=True)
 
 
-def _text_column(values: list[Any]) -> pd.Series:
+def _transpose(rows: list[Row], width: int) -> list[tuple[Any, ...]]:
+    """Columns of ``rows`` (each padded or cut to ``width`` cells)."""
+    if not rows:
+        return [() for _ in range(width)]
+    padded = (r[:width] if len(r) >= width else r + (None,) * (width - len(r)) for r in rows)
+    return list(zip(*padded, strict=True))
+
+
+def _text_column(values: tuple[Any, ...]) -> pd.Series:
     """Cells as stripped text, converting each distinct value once."""
     series = pd.Series(values, dtype=object)
     return series.map({v: text(v) for v in series.unique()}).astype(object)
 
 
 def _amounts(
-    data: list[tuple[int, Row]], years: list[tuple[int, str]], scale: int
+    years: list[tuple[str, tuple[Any, ...]]], scale: int
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Amounts in pence per row and year (nullable Int64), and a problem text per row."""
-    problems = [""] * len(data)
-    frame = pd.DataFrame(index=range(len(data)))
-    for col, fy in years:
-        cells = [cell(r, col) for _, r in data]
+    n = len(years[0][1])
+    problems = [""] * n
+    frame = pd.DataFrame(index=range(n))
+    for fy, cells in years:
         pence: list[int | None] = [None] * len(cells)
         numeric = [i for i, v in enumerate(cells) if type(v) in (float, int)]
         numeric_done: set[int] = set()
@@ -354,7 +369,7 @@ _SUBFUNCTION_CODE = re.compile(r"^(\d{1,2}\.[0-9A-Z]{1,2}|EU\d{2})\b")
 
 def _describe(out: pd.DataFrame, layout: Layout) -> None:
     """Fill subfunction, the code agency-type rules match on, and description."""
-    if layout is CRA_2014:
+    if layout.cofog_subfunctions:
         out["subfunction"] = out["subfunction"].replace("", None)
         sub_code = out["subfunction"].map(
             lambda s: m.group(1) if (m := _SUBFUNCTION_CODE.match(s or "")) else None

@@ -30,8 +30,16 @@ from totalplace.ledger.schema import LEDGER_FIELDS, PROVENANCE_COLUMNS
 
 _LEDGER = {"year", "date", *TEXT_FIELDS}
 _PAYEE = re.compile(r"payee|supplier|recipient|beneficiar|vendor|counterpart|contractor")
-_OPTION_FIELDS = ("year", "area_code", "area_name", "area_level", "agency", "agency_code",
-                  "agency_type")
+_KNOWN_KINDS = ("datetime", "location", "entity", "classification")
+_OPTION_FIELDS = (
+    "year",
+    "area_code",
+    "area_name",
+    "area_level",
+    "agency",
+    "agency_code",
+    "agency_type",
+)
 ESCAPE_KEY = "x-totalplace-formula-escape"
 
 
@@ -43,8 +51,10 @@ class FdpAdapter(Adapter):
     suffixes: ClassVar[tuple[str, ...]] = (".json",)
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        return b'"resources"' in head and b'"measures"' in head and (
-            path.name.endswith("datapackage.json") or b'"model"' in head
+        return (
+            b'"resources"' in head
+            and b'"measures"' in head
+            and (path.name.endswith("datapackage.json") or b'"model"' in head)
         )
 
     def parse(self, path: Path, context: ParseContext) -> ParseResult:
@@ -57,8 +67,9 @@ class FdpAdapter(Adapter):
         mapping["unescape_formulas"] = bool(package.get(ESCAPE_KEY))
         plan = Plan.build(path, mapping, path.name, context.options)
         result = ParseResult(notes=[f"resource {data.name}: measure {mapping['measure']!r}"])
-        with open_table(data, plan.is_header, limits=limits,
-                        expected=f"the model's columns ({path.name})") as table:
+        with open_table(
+            data, plan.is_header, limits=limits, expected=f"the model's columns ({path.name})"
+        ) as table:
             plan.read(table, result)
             table.finish(result)
         return result
@@ -77,8 +88,9 @@ def _read_package(path: Path, limits: Limits) -> dict[str, Any]:
 
 def _resource(path: Path, package: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
     resources = [r for r in package["resources"] if isinstance(r, dict) and r.get("path")]
-    sources = {str(m.get("source")) for m in (model.get("measures") or {}).values()
-               if isinstance(m, dict)}
+    sources = {
+        str(m.get("source")) for m in (model.get("measures") or {}).values() if isinstance(m, dict)
+    }
     for res in resources:
         fields = {f.get("name") for f in (res.get("schema") or {}).get("fields", [])}
         if sources & fields:
@@ -124,15 +136,32 @@ def model_to_mapping(path: Path, model: Mapping[str, Any], options: Mapping[str,
             if source and field and field not in columns:
                 columns[field] = str(source)
     fixed = {k: options[k] for k in _OPTION_FIELDS if options.get(k) and k not in columns}
+    given = options.get("body") or options.get("area_code")
+    if not given and "area_code" not in columns and "agency_code" in columns:
+        # A payer identified by its GSS code (a council) is placed in its own area.
+        columns["area_code"] = columns["agency_code"]
+        fixed.setdefault("area_level", "authority")
+        fixed.setdefault("agency_type", "Councils")
+    missing = [f for f in ("area_code", "agency", "agency_type") if f not in columns | fixed]
+    if "year" not in columns and "date" not in columns and "year" not in fixed:
+        missing.insert(0, "year")
+    if missing and not options.get("body"):
+        raise InputFileError(
+            path,
+            f"the package gives no {', '.join(missing)}: pass them as options "
+            "(--option body=NAME, or --option area_code=GSS --option agency=NAME "
+            "--option agency_type=TYPE; --option year=2010-11)",
+        )
     return {"columns": columns, "fixed": fixed, "scale": int(factor), "measure": name}
 
 
 def _field_for(dim: str, attr: str, kind: str) -> str | None:
     if attr in PROVENANCE_COLUMNS or dim in PROVENANCE_COLUMNS:
         return None
-    for candidate in (attr, dim):
-        if candidate in _LEDGER:
-            return candidate
+    if attr in _LEDGER:
+        return attr
+    if kind not in _KNOWN_KINDS and dim in _LEDGER:
+        return dim
     codeish = bool(re.search(r"code|id$|_id|identifier", attr.lower()))
     words = f"{dim} {attr}".lower()
     if kind == "datetime":
@@ -152,11 +181,20 @@ def _field_for(dim: str, attr: str, kind: str) -> str | None:
 
 # -- export ---------------------------------------------------------------------------------------
 _DIMENSION_TYPES = {
-    "year": "datetime", "date": "datetime", "area_code": "location", "area_name": "location",
-    "area_level": "location", "agency": "entity", "agency_code": "entity",
-    "agency_type": "entity", "counterparty": "entity", "function_code": "classification",
-    "function": "classification", "subfunction": "classification",
-    "service_line": "classification", "spend_kind": "classification",
+    "year": "datetime",
+    "date": "datetime",
+    "area_code": "location",
+    "area_name": "location",
+    "area_level": "location",
+    "agency": "entity",
+    "agency_code": "entity",
+    "agency_type": "entity",
+    "counterparty": "entity",
+    "function_code": "classification",
+    "function": "classification",
+    "subfunction": "classification",
+    "service_line": "classification",
+    "spend_kind": "classification",
 }
 _FIELD_TYPES = {"DATE": "date", "BIGINT": "integer", "VARCHAR": "string"}
 
@@ -167,8 +205,13 @@ def _pounds(pence: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
-def export_fdp(ledger_frame: pd.DataFrame, folder: Path, *, name: str = "totalplace-ledger",
-               title: str = "Total Place ledger") -> Path:
+def export_fdp(
+    ledger_frame: pd.DataFrame,
+    folder: Path,
+    *,
+    name: str = "totalplace-ledger",
+    title: str = "Total Place ledger",
+) -> Path:
     """Write ``ledger_frame`` as a Fiscal Data Package in ``folder``; returns datapackage.json.
 
     Amounts are exact (pence written as pounds with two decimals, currency GBP, factor 1);
@@ -192,20 +235,33 @@ def export_fdp(ledger_frame: pd.DataFrame, folder: Path, *, name: str = "totalpl
             out[f.name] = [None if pd.isna(v) else escape_formula(str(v)) for v in col]
         else:
             out[f.name] = col
-        schema.append({"name": f.name, "type": _FIELD_TYPES.get(f.sql, "string"),
-                       "description": f.doc})
+        schema.append(
+            {"name": f.name, "type": _FIELD_TYPES.get(f.sql, "string"), "description": f.doc}
+        )
     dimensions = {
-        f.name: {"attributes": {f.name: {"source": f.name}}, "primaryKey": f.name,
-                 "dimensionType": _DIMENSION_TYPES.get(f.name, "other")}
-        for f in fields if f.name != "amount_pence" and f.name not in PROVENANCE_COLUMNS
+        f.name: {
+            "attributes": {f.name: {"source": f.name}},
+            "primaryKey": f.name,
+            "dimensionType": _DIMENSION_TYPES.get(f.name, "other"),
+        }
+        for f in fields
+        if f.name != "amount_pence" and f.name not in PROVENANCE_COLUMNS
     }
     package = {
-        "name": name, "title": title, "profile": "fiscal-data-package",
+        "name": name,
+        "title": title,
+        "profile": "fiscal-data-package",
         ESCAPE_KEY: "'",
-        "resources": [{
-            "name": "ledger", "path": "ledger.csv", "format": "csv", "mediatype": "text/csv",
-            "encoding": "utf-8", "schema": {"fields": schema},
-        }],
+        "resources": [
+            {
+                "name": "ledger",
+                "path": "ledger.csv",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "schema": {"fields": schema},
+            }
+        ],
         "model": {
             "measures": {"amount": {"source": "amount", "currency": "GBP", "factor": 1}},
             "dimensions": dimensions,

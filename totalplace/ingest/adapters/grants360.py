@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,14 +31,19 @@ _LOCATION = re.compile(
     r"geographic code|name)$"
 )
 _FLAT = {
-    "identifier": "id", "title": "title", "description": "description",
-    "currency": "currency", "amount awarded": "amountAwarded", "award date": "awardDate",
+    "identifier": "id",
+    "title": "title",
+    "description": "description",
+    "currency": "currency",
+    "amount awarded": "amountAwarded",
+    "award date": "awardDate",
     "grant programme title": "programme",
-    "funding org identifier": "funder_id", "funding org name": "funder",
-    "recipient org identifier": "recipient_id", "recipient org name": "recipient",
+    "funding org identifier": "funder_id",
+    "funding org name": "funder",
+    "recipient org identifier": "recipient_id",
+    "recipient org name": "recipient",
 }
-_GEO_KEYS = {"geographic code": "geoCode", "geographic code type": "geoCodeType",
-             "name": "name"}
+_GEO_KEYS = {"geographic code": "geoCode", "geographic code type": "geoCodeType", "name": "name"}
 
 
 def is_360_header(keys: list[str]) -> bool:
@@ -62,22 +68,28 @@ class Grants360Adapter(Adapter):
         return sniff_header(path, head, is_360_header)
 
     def parse(self, path: Path, context: ParseContext) -> ParseResult:
+        limits = Limits.from_options(context.options)
+        is_json = path.suffix.lower() == ".json" or _looks_json(path)
+        grants = _json_grants(path, limits) if is_json else None
         placer = Placer(Bodies.from_options(context.options))
         agency_type = str(context.options.get("agency_type") or AGENCY_TYPE)
         result = ParseResult()
         out = LedgerRows()
-        limits = Limits.from_options(context.options)
-        if path.suffix.lower() == ".json" or _looks_json(path):
-            for number, grant in enumerate(_json_grants(path, limits), start=1):
+        if grants is not None:
+            for number, grant, raw in grants:
                 result.rows_read += 1
                 try:
                     out.add(_ledger_row(grant, placer, agency_type, number))
                 except ValueError as exc:
-                    raw = json.dumps(grant, ensure_ascii=False, separators=(",", ":"))
-                    result.quarantine_row(number, str(exc), raw)
+                    result.quarantine_row(number, str(exc), raw())
+            result.notes.append(grants.numbering)
         else:
-            with open_table(path, is_360_header, limits=limits,
-                            expected="'Amount Awarded' and 'Funding Org' columns") as table:
+            with open_table(
+                path,
+                is_360_header,
+                limits=limits,
+                expected="'Amount Awarded' and 'Funding Org' columns",
+            ) as table:
                 to_grant = _flat_reader(table.keys)
                 for line, cells in table.rows(result):
                     try:
@@ -95,17 +107,75 @@ def _looks_json(path: Path) -> bool:
         return fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"["))
 
 
-def _json_grants(path: Path, limits: Limits) -> list[dict[str, Any]]:
+_GRANTS_KEY = re.compile(r'"grants"\s*:\s*\[')
+_BETWEEN = re.compile(r"[\s,]*")
+
+
+class _JsonGrants:
+    """The grants of a 360Giving JSON file, each with the line it starts on and its text.
+
+    Grants are decoded one by one from the ``grants`` array (``raw_decode``), so each keeps its
+    position: the row number is the line where the grant starts, or, when grants share lines
+    (minified JSON), its position in the list.
+    """
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path, self.text = path, text
+        start = _GRANTS_KEY.search(text)
+        if start is None and text.lstrip().startswith("["):
+            self.start = text.index("[") + 1
+        elif start is None:
+            raise InputFileError(path, "has no 'grants' list (not a 360Giving file)")
+        else:
+            self.start = start.end()
+        self.spans: list[tuple[int, int, int]] = []  # (line, start, end)
+        self.grants: list[Any] = []
+        self._decode()
+        lines = [line for line, _s, _e in self.spans]
+        self.by_line = len(set(lines)) == len(lines)
+        self.numbering = (
+            "row numbers are the lines where grants start"
+            if self.by_line
+            else "row numbers are grants' positions in the list (grants share lines)"
+        )
+
+    def _decode(self) -> None:
+        decoder, text = json.JSONDecoder(), self.text
+        pos, line, counted = self.start, 1 + text.count("\n", 0, self.start), self.start
+        while True:
+            pos = _BETWEEN.match(text, pos).end()  # type: ignore[union-attr]
+            if pos >= len(text):
+                raise InputFileError(self.path, "the grants list is not closed (truncated?)")
+            if text[pos] == "]":
+                return
+            line += text.count("\n", counted, pos)
+            counted = pos
+            try:
+                grant, end = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as exc:
+                raise InputFileError(
+                    self.path, f"is not readable JSON ({exc.msg})", line=exc.lineno
+                ) from exc
+            self.spans.append((line, pos, end))
+            self.grants.append(grant)
+            pos = end
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any], Callable[[], str]]]:
+        for i, (grant, (line, start, end)) in enumerate(zip(self.grants, self.spans, strict=True)):
+            body = grant if isinstance(grant, dict) else {}
+            yield (line if self.by_line else i + 1), body, partial(self._raw, start, end)
+
+    def _raw(self, start: int, end: int) -> str:
+        return self.text[start:end]
+
+
+def _json_grants(path: Path, limits: Limits) -> _JsonGrants:
     check_size(path, limits)
     try:
-        with path.open(encoding="utf-8-sig") as fh:
-            data = json.load(fh)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputFileError(path, f"is not readable JSON ({exc})") from exc
-    grants = data.get("grants") if isinstance(data, dict) else data
-    if not isinstance(grants, list):
-        raise InputFileError(path, "has no 'grants' list (not a 360Giving file)")
-    return [g if isinstance(g, dict) else {"_not_a_grant": g} for g in grants]
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, f"is not UTF-8 JSON ({exc})") from exc
+    return _JsonGrants(path, text)
 
 
 def _flat_reader(keys: list[str]) -> Callable[[Any], dict[str, Any]]:
@@ -124,11 +194,16 @@ def _flat_reader(keys: list[str]) -> Callable[[Any], dict[str, Any]]:
         for i, slot, key in geo:
             if cells[i] not in (None, ""):
                 places.setdefault(slot, {})[key] = cells[i]
-        recipient = {"id": flat.get("recipient_id"), "name": flat.get("recipient"),
-                     "location": [v for k, v in places.items() if k.startswith("recipient")]}
+        recipient = {
+            "id": flat.get("recipient_id"),
+            "name": flat.get("recipient"),
+            "location": [v for k, v in places.items() if k.startswith("recipient")],
+        }
         return {
-            **{k: flat.get(k) for k in ("id", "title", "description", "currency",
-                                        "amountAwarded", "awardDate")},
+            **{
+                k: flat.get(k)
+                for k in ("id", "title", "description", "currency", "amountAwarded", "awardDate")
+            },
             "fundingOrganization": [{"id": flat.get("funder_id"), "name": flat.get("funder")}],
             "recipientOrganization": [recipient],
             "beneficiaryLocation": [
@@ -158,9 +233,22 @@ def _ledger_row(grant: dict[str, Any], placer: Placer, agency_type: str, row: in
     recipient = _first(grant.get("recipientOrganization"))
     code, name, level = placer.place(grant)
     programme = _first(grant.get("grantProgramme")).get("title")
-    return (financial_year(day), day, code, name, level, str(funder["name"]).strip(),
-            funder.get("id"), agency_type, None, programme, recipient.get("name"),
-            grant.get("title"), pence, row)
+    return (
+        financial_year(day),
+        day,
+        code,
+        name,
+        level,
+        str(funder["name"]).strip(),
+        funder.get("id"),
+        agency_type,
+        None,
+        programme,
+        recipient.get("name"),
+        grant.get("title"),
+        pence,
+        row,
+    )
 
 
 class Placer:
@@ -173,8 +261,10 @@ class Placer:
     def place(self, grant: Mapping[str, Any]) -> tuple[str, str | None, str]:
         """(area_code, area_name, area_level); ValueError with the reason when there is none."""
         problems: list[str] = []
-        sources = (("beneficiary", grant.get("beneficiaryLocation")),
-                   ("recipient", _first(grant.get("recipientOrganization")).get("location")))
+        sources = (
+            ("beneficiary", grant.get("beneficiaryLocation")),
+            ("recipient", _first(grant.get("recipientOrganization")).get("location")),
+        )
         for owner, locations in sources:
             if not isinstance(locations, list) or not locations:
                 continue
@@ -228,5 +318,6 @@ class Placer:
     def summary(self, total: int) -> list[str]:
         placed = sum(self.how.values())
         parts = ", ".join(f"{n:,} by {how}" for how, n in self.how.most_common())
-        return [f"{placed:,} of {total:,} grants placed in a district" + (f": {parts}"
-                                                                            if parts else "")]
+        return [
+            f"{placed:,} of {total:,} grants placed in a district" + (f": {parts}" if parts else "")
+        ]

@@ -37,11 +37,10 @@ from totalplace.errors import InputFileError
 from totalplace.ingest.adapters.spend import SUFFIXES, fixed_payer
 from totalplace.ingest.base import Adapter, ParseContext, ParseResult
 from totalplace.ingest.bodies import area_level_of
-from totalplace.ingest.tabular import LedgerRows, Limits, Table, norm, open_table
+from totalplace.ingest.tabular import LedgerRows, Limits, Table, amount_pence, norm, open_table
 from totalplace.ingest.values import (
     financial_year,
     normalise_financial_year,
-    parse_amount_pence,
     parse_date,
 )
 
@@ -71,13 +70,18 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def escape_formula(text: str) -> str:
-    """``'=SUM(A1)`` for ``=SUM(A1)``: text a spreadsheet would run as a formula is defused."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """``'=SUM(A1)`` for ``=SUM(A1)``: text a spreadsheet would run as a formula is defused.
+
+    Text that already looks escaped (``'=x``) gains one more ``'`` so `unescape_formula`
+    always gives back exactly what was written.
+    """
+    return "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
 
 
 def unescape_formula(text: str) -> str:
     """The inverse of `escape_formula`."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
+    escaped = text.startswith("'") and text.lstrip("'").startswith(FORMULA_START)
+    return text[1:] if escaped else text
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -164,9 +168,10 @@ class Plan:
         fixed: dict[str, Any],
         scale: int,
         skip_blank: bool,
+        unescape: bool = False,
     ) -> None:
         self.origin, self.columns, self.fixed = origin, columns, fixed
-        self.scale, self.skip_blank = scale, skip_blank
+        self.scale, self.skip_blank, self.unescape = scale, skip_blank, unescape
 
     @classmethod
     def build(
@@ -178,7 +183,7 @@ class Plan:
         raw_columns = mapping.get("columns") or {}
         if not isinstance(raw_columns, dict):
             raise bad("'columns' must map ledger fields to header names")
-        unknown = sorted(set(raw_columns) - set(FIELDS) - {"amount"})
+        unknown = sorted(set(raw_columns) - {"year", "date", "amount", *TEXT_FIELDS})
         if unknown:
             raise bad(f"unknown ledger field(s) {', '.join(unknown)}")
         columns = {k: _synonyms(v) for k, v in raw_columns.items() if _synonyms(v)}
@@ -210,8 +215,14 @@ class Plan:
             scale = int(mapping.get("scale", 1))
         except (TypeError, ValueError) as exc:
             raise bad(f"scale {mapping.get('scale')!r} is not a whole number") from exc
-        return cls(origin, columns, fixed, scale, bool(mapping.get("skip_blank_amounts")),
-                   bool(mapping.get("unescape_formulas")))
+        return cls(
+            origin,
+            columns,
+            fixed,
+            scale,
+            bool(mapping.get("skip_blank_amounts")),
+            bool(mapping.get("unescape_formulas")),
+        )
 
     def is_header(self, keys: list[str]) -> bool:
         present = set(keys)
@@ -231,7 +242,7 @@ class Plan:
                 result.skip(SKIP_BLANK)
                 continue
             try:
-                pence = parse_amount_pence(raw, self.scale)
+                pence = amount_pence(raw, self.scale)
                 year, day = self._when(cells, i_year, i_date)
             except ValueError as exc:
                 table.quarantine(result, line, str(exc), cells)
@@ -253,7 +264,14 @@ class Plan:
         out.into(result)
 
     def _when(self, cells: Any, i_year: int | None, i_date: int | None) -> tuple[str, Any]:
-        day = parse_date(cells[i_date]) if i_date is not None else None
+        raw = cells[i_date] if i_date is not None else None
+        blank = raw is None or not str(raw).strip()
+        # A blank date is fine when the year comes from elsewhere (a year column or fixed).
+        day = (
+            None
+            if blank and (i_year is not None or "year" in self.fixed)
+            else (parse_date(raw) if i_date is not None else None)
+        )
         if i_year is not None:
             return normalise_financial_year(str(cells[i_year])), day
         if day is not None:

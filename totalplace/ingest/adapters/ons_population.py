@@ -82,7 +82,10 @@ class OnsPopulationAdapter(Adapter):
             content = _decode(path.read_bytes())
         except OSError as exc:
             raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
-        records = _records(content)
+        try:
+            records = _records(content)
+        except csv.Error as exc:
+            raise InputFileError(path, f"is not a readable CSV file ({exc})") from exc
         header_at = next((i for i, (_, cells) in enumerate(records) if _is_header(cells)), None)
         if header_at is None:
             raise InputFileError(path, "no header like 'ltla19_code,ltla19_name,total_population'")

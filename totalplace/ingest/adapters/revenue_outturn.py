@@ -124,20 +124,24 @@ def _describe_sheet(
     path: Path, name: str, header_no: int, header: Row, rows: list[tuple[int, Row]]
 ) -> _Sheet:
     titles = [_title(row) for _, row in rows[: header_no - 1]]
-    year = next((m.group(1) for t in titles if (m := _TITLE_YEAR.search(t))), None)
-    if year is None:
-        raise InputFileError(path, "the title rows name no financial year (e.g. '2010-11 data')")
+    found = next((m.group(1) for t in titles if (m := _TITLE_YEAR.search(t))), None)
+    try:
+        year = normalise_financial_year(found or "")
+    except ValueError as exc:
+        raise InputFileError(
+            path, "the title rows name no financial year (e.g. '2010-11 data')"
+        ) from exc
     units = [(scale, unit) for pattern, scale, unit in _UNITS if any(map(pattern.search, titles))]
     if not units:
         raise InputFileError(path, "the title rows state no unit (e.g. '(£ thousand)')")
     scale, unit = units[0]
-    return _Sheet(name, header_no, header, normalise_financial_year(year), unit, scale)
+    return _Sheet(name, header_no, header, year, unit, scale)
 
 
 def _ecode_lookup(context: ParseContext, result: ParseResult) -> dict[str, str]:
     given = context.options.get("ecode_to_gss")
     if given is not None:
-        return {str(k).strip().upper(): str(v).strip() for k, v in dict(given).items()}
+        return {str(k).strip().upper(): str(v).strip() for k, v in dict(given).items() if v}
     mirror = default_mirror()
     register = mirror / MYSOCIETY_REGISTER if mirror is not None else None
     if register is None or not register.is_file():

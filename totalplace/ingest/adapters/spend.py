@@ -20,8 +20,15 @@ from typing import Any, ClassVar
 from totalplace.errors import InputFileError
 from totalplace.ingest.base import Adapter, ParseContext, ParseResult
 from totalplace.ingest.bodies import Bodies, Body, area_level_of, central_agency_type
-from totalplace.ingest.tabular import LedgerRows, Limits, Table, open_table, sniff_header
-from totalplace.ingest.values import financial_year, parse_amount_pence, parse_date
+from totalplace.ingest.tabular import (
+    LedgerRows,
+    Limits,
+    Table,
+    amount_pence,
+    open_table,
+    sniff_header,
+)
+from totalplace.ingest.values import financial_year, parse_date
 
 SUFFIXES = (".csv", ".txt", ".tsv", ".xls", ".xlsx")
 
@@ -172,7 +179,7 @@ def _read_rows(table: Table, result: ParseResult, payer: Payer) -> None:
     body_of = payer.body_of
     for line, cells in table.rows(result):
         try:
-            pence = parse_amount_pence(cells[i_amount])
+            pence = amount_pence(cells[i_amount])
         except ValueError as exc:
             table.quarantine(result, line, str(exc), cells)
             continue
@@ -216,6 +223,8 @@ def _read_rows(table: Table, result: ParseResult, payer: Payer) -> None:
 
 
 def _text(value: Any) -> str | None:
+    if type(value) is str:
+        return " ".join(value.split()) or None
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():

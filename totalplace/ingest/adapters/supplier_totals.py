@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 from totalplace.errors import InputFileError
 from totalplace.ingest.adapters.mapped import read_config
-from totalplace.ingest.adapters.spend import SUFFIXES, SUPPLIER, fixed_payer
 from totalplace.ingest.adapters.spend import DATE as DATE_HEADERS
+from totalplace.ingest.adapters.spend import SUFFIXES, SUPPLIER, fixed_payer
 from totalplace.ingest.base import Adapter, ParseContext, ParseResult
-from totalplace.ingest.tabular import LedgerRows, Limits, open_table, sniff_header
-from totalplace.ingest.values import financial_year, normalise_financial_year, parse_amount_pence
+from totalplace.ingest.tabular import LedgerRows, Limits, amount_pence, open_table, sniff_header
+from totalplace.ingest.values import financial_year, normalise_financial_year
 
 TOTAL_AMOUNT = (
     "sum of invoice nett amount",
@@ -111,7 +111,7 @@ class SupplierTotalsAdapter(Adapter):
             out = LedgerRows()
             for line, cells in table.rows(result):
                 try:
-                    pence = parse_amount_pence(cells[i_amount])
+                    pence = amount_pence(cells[i_amount])
                 except ValueError as exc:
                     table.quarantine(result, line, str(exc), cells)
                     continue

@@ -1,0 +1,140 @@
+"""Ingest is idempotent (the same file twice is not doubled) and atomic (a process killed with
+SIGKILL in the middle of writing leaves the store exactly as it was)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.make_fixtures import HEADER, mini_lookups
+from totalplace.ingest.pipeline import ingest_file
+from totalplace.ledger.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def counts(store: Store) -> tuple[int, int, int]:
+    row = store.con.execute(
+        "SELECT (SELECT count(*) FROM ledger), (SELECT count(*) FROM quarantine), "
+        "(SELECT count(*) FROM batches)"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def big_spend_file(path: Path, rows: int) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(HEADER + "\n")
+        for i in range(rows):
+            fh.write(
+                f"Devon County Council,{1 + i % 28:02d}/05/2010,Area {i % 7},Type {i % 13},"
+                f"SUPPLIER {i % 997},T{i},{(i % 5000) + 500}.{i % 100:02d}\n"
+            )
+    return path
+
+
+def test_same_file_twice_is_not_doubled(tmp_path: Path) -> None:
+    path = FIXTURES / "too-few-fields.csv"
+    with Store(tmp_path / "s.duckdb") as store:
+        first = ingest_file(store, path, options=mini_lookups())
+        assert first.status == "ingested" and counts(store) == (3, 1, 1)
+        again = ingest_file(store, path, options=mini_lookups())
+        assert again.status == "unchanged" and "already ingested" in again.message
+        assert counts(store) == (3, 1, 1)
+        forced = ingest_file(store, path, options=mini_lookups(), force=True)
+        assert forced.status == "ingested"
+        assert counts(store) == (3, 1, 1)  # the new batch replaced the old one
+        assert not store.check()
+
+
+def test_same_content_under_another_name_is_not_doubled(tmp_path: Path) -> None:
+    copy = tmp_path / "renamed.csv"
+    copy.write_bytes((FIXTURES / "bom-utf8.csv").read_bytes())
+    with Store(tmp_path / "s.duckdb") as store:
+        assert ingest_file(store, FIXTURES / "bom-utf8.csv", options=mini_lookups()).status == (
+            "ingested"
+        )
+        assert ingest_file(store, copy, options=mini_lookups()).status == "unchanged"
+        assert counts(store)[0] == 3
+
+
+STALLED_INGEST = textwrap.dedent("""
+    import sys, time
+    from contextlib import contextmanager
+    from pathlib import Path
+    from tests.fixtures.make_fixtures import mini_lookups
+    from totalplace.ingest.pipeline import ingest_file
+    from totalplace.ledger.store import Store
+
+    store_path, data, marker = map(Path, sys.argv[1:4])
+
+    @contextmanager
+    def stalled(self):
+        # the real transaction, held open after every row is written: killed before COMMIT
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        yield con
+        seen = con.execute("SELECT count(*) FROM ledger").fetchone()[0]
+        marker.write_text(str(seen))
+        time.sleep(600)
+        con.execute("COMMIT")
+
+    Store.transaction = stalled
+    with Store(store_path) as store:
+        ingest_file(store, data, options=mini_lookups())
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
+def test_kill_9_mid_write_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    store_path = tmp_path / "s.duckdb"
+    with Store(store_path) as store:
+        assert ingest_file(store, FIXTURES / "bom-utf8.csv", options=mini_lookups()).status == (
+            "ingested"
+        )
+        before = counts(store)
+    assert before == (3, 0, 1)
+    big = big_spend_file(tmp_path / "big.csv", 60_000)
+    marker = tmp_path / "writing"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STALLED_INGEST, str(store_path), str(big), str(marker)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"ingest ended early: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                pytest.fail("the ingest never reached the write")
+            time.sleep(0.05)
+        time.sleep(0.2)
+        # mid-write: the uncommitted transaction already holds every new row
+        assert int(marker.read_text() or 0) == before[0] + 60_000
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert proc.returncode == -signal.SIGKILL
+    with Store(store_path) as store:
+        assert counts(store) == before
+        assert not store.check()
+        # and the store still works: the same file now goes in, once
+        report = ingest_file(store, big, options=mini_lookups())
+        assert report.status == "ingested" and report.rows_ledger == 60_000
+        assert counts(store) == (before[0] + 60_000, 0, 2)

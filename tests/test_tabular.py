@@ -1,0 +1,237 @@
+"""Shared table reading: encodings, header search, totals, broken rows, safety limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.fixtures.make_fixtures import highly_compressible_xlsx
+from totalplace.errors import InputFileError
+from totalplace.ingest.adapters.spend import is_spend_header
+from totalplace.ingest.base import ParseResult, read_head
+from totalplace.ingest.tabular import (
+    Limits,
+    amount_pence,
+    check_zip,
+    is_total_label,
+    norm,
+    open_table,
+    scan_text,
+    sniff_header,
+)
+from totalplace.ingest.values import parse_amount_pence
+
+
+def read_all(path: Path, limits: Limits | None = None) -> tuple[ParseResult, list, object]:
+    result = ParseResult()
+    with open_table(path, is_spend_header, limits=limits) as table:
+        rows = list(table.rows(result))
+        table.finish(result)
+    return result, rows, table
+
+
+# -- encodings ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "encoding", "note"),
+    [
+        ("crlf-line-endings.csv", "utf-8-sig", "encoding: UTF-8"),
+        ("bom-utf8.csv", "utf-8-sig", "encoding: UTF-8 with byte-order mark"),
+        ("cp1252-pound-sign.csv", "cp1252", "encoding: not UTF-8; read as Windows-1252 (cp1252)"),
+        (
+            "nbsp-thousands-cp1252.csv",
+            "cp1252",
+            "encoding: not UTF-8; read as Windows-1252 (cp1252)",
+        ),
+    ],
+)
+def test_encoding_detected_and_noted(fixtures: Path, name: str, encoding: str, note: str) -> None:
+    scan = scan_text(fixtures / name, Limits())
+    assert scan.encoding == encoding
+    result, rows, _ = read_all(fixtures / name)
+    assert note in result.notes
+    assert not any("\ufeff" in str(c) for _line, cells in rows for c in cells)
+
+
+def test_cp1252_text_decoded_in_python(fixtures: Path) -> None:
+    _result, rows, _ = read_all(fixtures / "cp1252-pound-sign.csv")
+    suppliers = [cells[4] for _line, cells in rows]
+    assert suppliers == ["O’BRIEN & SONS", "CAFÉ ROYAL LTD", "ASKEWS LTD"]
+    assert rows[1][1][3] == "Road Repairs – urgent"
+    assert [cells[6] for _l, cells in rows] == ["£1,234.50", "£99.99", "£(10.00)"]
+
+
+def test_neither_utf8_nor_cp1252_falls_back_to_latin1(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_bytes(b"Date,Supplier,Amount\n01/04/2010,A\x81B,1\n")
+    assert scan_text(path, Limits()).encoding == "latin-1"
+
+
+# -- layout ---------------------------------------------------------------------------------------
+def test_title_rows_skipped_and_counted(fixtures: Path) -> None:
+    result, rows, table = read_all(fixtures / "title-rows-before-header.csv")
+    assert result.skipped == {"title": 2, "blank": 1}
+    assert result.rows_read == 3 and [line for line, _ in rows] == [5, 6, 7]
+    assert table.header_row == 4  # type: ignore[attr-defined]
+
+
+def test_total_and_blank_rows_never_counted(fixtures: Path) -> None:
+    result, rows, _ = read_all(fixtures / "grand-total-footer.csv")
+    assert result.rows_read == 3 == len(rows)
+    assert result.skipped == {"blank": 1, "total": 1}
+    result, rows, _ = read_all(fixtures / "subtotal-rows.csv")
+    assert result.rows_read == 3 and result.skipped == {"total": 3}
+
+
+@pytest.mark.parametrize(
+    ("label", "total"),
+    [
+        ("Total", True),
+        ("GRAND TOTAL", True),
+        ("Sub-total", True),
+        ("Total for May 2010", True),
+        ("Totals", True),
+        ("Total:", True),
+        ("Total spend", True),
+        ("TOTAL BUTLER (CREDITON)", False),
+        ("TOTAL GAS & POWER LTD", False),
+        ("Totally Local Ltd", False),
+        ("Subtotal Ltd", False),
+    ],
+)
+def test_total_labels(label: str, total: bool) -> None:
+    assert is_total_label(label) is total
+
+
+def test_multiline_quoted_fields_keep_start_lines(fixtures: Path) -> None:
+    result, rows, _ = read_all(fixtures / "multiline-quoted-description.csv")
+    assert [line for line, _ in rows] == [2, 5, 7]
+    assert rows[0][1][3] == "Residential Care\n(spot purchase,\n 3 weeks)"
+    assert result.rows_read == 3 and not result.quarantine
+
+
+def test_broken_rows_quarantined_with_original_text(fixtures: Path) -> None:
+    result, rows, _ = read_all(fixtures / "too-few-fields.csv")
+    assert [line for line, _ in rows] == [2, 4, 5]
+    (q,) = result.quarantine
+    assert q["row"] == 3 and q["reason"] == "too few fields: the row has 6, the header has 7"
+    assert q["raw"] == (fixtures / "too-few-fields.csv").read_text().splitlines()[2]
+    result, rows, _ = read_all(fixtures / "too-many-fields.csv")
+    assert len(rows) == 3  # trailing empty fields are not "too many"
+    assert result.quarantine[0]["reason"].startswith("too many fields: the row has 8")
+
+
+def test_unclosed_quote_quarantines_the_whole_record(fixtures: Path) -> None:
+    path = fixtures / "quote-never-closed.csv"
+    result, rows, _ = read_all(path)
+    assert len(rows) == 1 and len(result.quarantine) == 1
+    q = result.quarantine[0]
+    assert "from line 3 to 5" in q["reason"] and "unclosed quote" in q["reason"]
+    assert q["raw"] == "\n".join(path.read_text().splitlines()[2:5])
+
+
+@pytest.mark.parametrize("name", ["semicolon-delimited.csv", "tab-delimited.tsv"])
+def test_delimiters(fixtures: Path, name: str) -> None:
+    result, rows, _ = read_all(fixtures / name)
+    assert len(rows) == 2 and rows[0][1][4] == "AARON COURT, LTD"
+    assert any(n.startswith("delimiter") for n in result.notes)
+
+
+def test_xlsx_rows_numbered_as_excel_shows_them(fixtures: Path) -> None:
+    result, rows, table = read_all(fixtures / "xlsx-title-rows-and-total.xlsx")
+    assert table.header_row == 3 and table.kind == "xlsx"  # type: ignore[attr-defined]
+    assert [line for line, _ in rows] == [4, 6]
+    assert result.skipped == {"title": 1, "blank": 2, "total": 1}
+
+
+def test_no_header_is_one_clear_error(fixtures: Path) -> None:
+    with pytest.raises(InputFileError, match=r"^unknown-layout\.csv: no header row with"):
+        read_all(fixtures / "unknown-layout.csv")
+
+
+# -- safety ---------------------------------------------------------------------------------------
+def test_binary_file_refused(fixtures: Path) -> None:
+    with pytest.raises(InputFileError, match=r"^binary-garbage\.csv: is a binary file"):
+        read_all(fixtures / "binary-garbage.csv")
+
+
+def test_size_limit(fixtures: Path) -> None:
+    with pytest.raises(InputFileError, match=r"bom-utf8\.csv: is 326 bytes, over the 100-byte"):
+        read_all(fixtures / "bom-utf8.csv", Limits(max_bytes=100))
+
+
+def test_long_line_refused_with_its_line(fixtures: Path) -> None:
+    with pytest.raises(InputFileError, match=r"very-long-line\.csv: line 3 is longer than 4,096"):
+        read_all(fixtures / "very-long-line.csv", Limits(max_line_bytes=4096))
+
+
+def test_gigantic_line_refused_at_default_limit(tmp_path: Path) -> None:
+    path = tmp_path / "gigantic-line.csv"
+    path.write_bytes(b"Date,Supplier,Amount\n" + b"9" * (Limits().max_line_bytes + 10) + b"\n")
+    with pytest.raises(InputFileError, match=r"line 2 is longer than 1,048,576 bytes"):
+        read_all(path)
+
+
+def test_line_check_is_exact_across_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "edge.csv"
+    rows = ["Date,Supplier,Amount", "01/04/2010,S,1"]
+    path.write_text("\n".join([*rows, "x" * 100, *rows[1:]]) + "\n")
+    scan_text(path, Limits(max_line_bytes=100))  # exactly at the limit: fine
+    with pytest.raises(InputFileError, match="line 3"):
+        scan_text(path, Limits(max_line_bytes=99))
+    with pytest.raises(InputFileError, match="line 3"):
+        scan_text(path, Limits(max_line_bytes=64))
+
+
+def test_zip_bomb_refused_before_opening(fixtures: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match=r"^zip-bomb\.xlsx: refused: .*possible zip bomb"):
+        read_all(fixtures / "zip-bomb.xlsx")
+    real = tmp_path / "compressible.xlsx"
+    highly_compressible_xlsx(real, megabytes=8)
+    assert real.stat().st_size < 200_000
+    with pytest.raises(InputFileError, match=r"sheet1\.xml expands .* times"):
+        check_zip(real, Limits())
+
+
+def test_sniff_never_raises(fixtures: Path, tmp_path: Path) -> None:
+    for name in ("zip-bomb.xlsx", "binary-garbage.csv", "empty.csv", "unknown-layout.csv"):
+        path = fixtures / name
+        assert sniff_header(path, read_head(path), is_spend_header) is False
+    fake = tmp_path / "fake.xlsx"
+    fake.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    assert sniff_header(fake, read_head(fake), is_spend_header) is False
+
+
+def test_limits_from_options() -> None:
+    limits = Limits.from_options({"max_bytes": "1000", "max_line_bytes": 50, "other": 1})
+    assert limits.max_bytes == 1000 and limits.max_line_bytes == 50
+    assert Limits.from_options({}) == Limits()
+
+
+def test_norm() -> None:
+    assert norm(" Amount ") == "amount" and norm("paid_to") == "paid to"
+    assert norm("Beneficiary Location:0:Geographic Code") == (
+        "beneficiary location 0 geographic code"
+    )
+
+
+@given(st.decimals(min_value=-(10**12), max_value=10**12, places=2, allow_nan=False))
+def test_amount_fast_path_agrees(value: object) -> None:
+    text = str(value)
+    assert amount_pence(text) == parse_amount_pence(text)
+    assert amount_pence(text.rstrip("0")) == parse_amount_pence(text.rstrip("0"))
+
+
+@given(st.text(alphabet="0123456789.-, £()", max_size=12))
+def test_amount_fast_path_agrees_on_junk(text: str) -> None:
+    try:
+        expected: object = parse_amount_pence(text)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: object = amount_pence(text)
+    except ValueError:
+        got = ValueError
+    assert got == expected
