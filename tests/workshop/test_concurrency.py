@@ -176,3 +176,20 @@ def test_many_writers_merging_on_conflict_lose_nothing(
         e.payload["version"] for e in room.svc.audit(room.facilitator, target=f"scenario:{sid}")
     ]
     assert versions == list(range(1, 2 + writers * saves))
+
+
+def test_freezing_the_same_state_at_the_same_moment_gives_one_snapshot(
+    room: Room, make_service: Callable[[], WorkshopService]
+) -> None:
+    co = room.svc.issue_token(room.facilitator, "facilitator", "Co-facilitator").token
+    svc_a, svc_b = make_service(), make_service()
+    barrier = threading.Barrier(2, timeout=30)
+
+    def freeze(svc: WorkshopService, token: str) -> Any:
+        barrier.wait()
+        return svc.freeze_snapshot(token, room.baseline)
+
+    a, b = run_threads(lambda: freeze(svc_a, room.facilitator), lambda: freeze(svc_b, co))
+    assert a.id == b.id and a.content_hash == b.content_hash, (a, b)
+    assert sorted([a.reused, b.reused]) == [False, True]
+    assert len(room.svc.list_snapshots(room.observer)) == 1

@@ -106,6 +106,14 @@ def rs_crosswalk() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@lru_cache(maxsize=1)
+def outturn_keeps_cra() -> list[str]:
+    """CRA sub-function prefixes that councils' outturn does not replace (data/codes)."""
+    with (REFERENCE_DIR / "codes" / "outturn_keeps_cra.csv").open(encoding="utf-8") as fh:
+        rows = csv.DictReader(line for line in fh if not line.startswith("#"))
+        return [r["subfunction_prefix"] for r in rows]
+
+
 _APPORTION_SQL = """
 WITH d AS (
   SELECT d.area_code, d.area_name, d.region_code FROM districts d
@@ -259,6 +267,10 @@ def district_lines(
     empty = cra.iloc[0:0]
     if not opts.use_outturn:
         return cra, empty
+    if districts is None and regions is not None:
+        districts = list(store.query(
+            "SELECT area_code FROM districts WHERE list_contains(?, region_code)", [regions]
+        )["area_code"])
     out = outturn_rows(store, year, districts, mid_year)
     if out.empty:
         return cra, empty
@@ -272,7 +284,9 @@ def district_lines(
     keys = pd.Series(
         list(zip(cra["area_code"], cra["function_code"], strict=True)), index=cra.index
     )
-    replaced_mask = lg_current & keys.isin(covered)
+    kept = tuple(outturn_keeps_cra())
+    keeps = cra["subfunction"].fillna("").astype(str).str.startswith(kept) if kept else False
+    replaced_mask = lg_current & keys.isin(covered) & ~keeps
     replaced = cra[replaced_mask]
     actual = pd.DataFrame(
         {

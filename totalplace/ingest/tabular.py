@@ -26,6 +26,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -219,14 +220,33 @@ def _find_header_text(text: str, is_header: HeaderTest, scan_rows: int) -> tuple
     return None
 
 
+ExcelHead = tuple[tuple[str, tuple[tuple[int, tuple[Any, ...]], ...]], ...]
+
+
+def _excel_head(book: excel.Workbook, scan_rows: int) -> ExcelHead:
+    """The first ``scan_rows`` rows of every sheet."""
+    return tuple((name, tuple(book.rows(name, max_rows=scan_rows))) for name in book.sheet_names)
+
+
+@lru_cache(maxsize=8)
+def _cached_excel_head(path: Path, _mtime_ns: int, _size: int, scan_rows: int) -> ExcelHead:
+    # Detection asks several adapters about one workbook: open it once.
+    with excel.open_workbook(path) as book:
+        return _excel_head(book, scan_rows)
+
+
 def _excel_header(
-    book: excel.Workbook, is_header: HeaderTest, scan_rows: int, sheet: str | int | None
+    head: ExcelHead, is_header: HeaderTest, sheet: str | int | None
 ) -> tuple[str, int, list[str]] | None:
-    names = book.sheet_names
+    sheets = head
     if sheet is not None:
-        names = [names[sheet] if isinstance(sheet, int) else sheet]
-    for name in names:
-        for number, row in book.rows(name, max_rows=scan_rows):
+        sheets = tuple(
+            s
+            for i, s in enumerate(head)
+            if (i == sheet if isinstance(sheet, int) else s[0] == sheet)
+        )
+    for name, rows in sheets:
+        for number, row in rows:
             if is_header([norm(excel.text(v)) for v in row]):
                 return name, number, [excel.text(v) for v in row]
     return None
@@ -246,8 +266,11 @@ def sniff_header(
             check_size(path, limits)
             if excel.is_xlsx(head):
                 check_zip(path, limits)
-            with excel.open_workbook(path) as book:
-                return _excel_header(book, is_header, limits.scan_rows, None) is not None
+            stat = path.stat()
+            head_rows = _cached_excel_head(
+                path.resolve(), stat.st_mtime_ns, stat.st_size, limits.scan_rows
+            )
+            return _excel_header(head_rows, is_header, None) is not None
         if not head or b"\x00" in head:
             return False
         return _find_header_text(_decode_head(head), is_header, limits.scan_rows) is not None
@@ -477,7 +500,7 @@ def _open_excel(
         check_zip(path, limits)
     book = excel.open_workbook(path)
     try:
-        found = _excel_header(book, is_header, limits.scan_rows, sheet)
+        found = _excel_header(_excel_head(book, limits.scan_rows), is_header, sheet)
         if found is None:
             raise _no_header(path, limits, expected)
     except BaseException:

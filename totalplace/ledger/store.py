@@ -8,6 +8,7 @@ transaction, so a killed ingest leaves the store as it was.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -68,10 +69,22 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._local = threading.local()
+        self._owner = threading.current_thread()
 
     # -- connection -------------------------------------------------------------------------
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection (a cursor of one shared DuckDB connection): a threaded
+        server may query from many threads at once."""
+        base = self._connect()
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cur", None)
+        if cur is None or getattr(self._local, "base", None) is not base:
+            cur = base if threading.current_thread() is self._owner else base.cursor()
+            self._local.cur, self._local.base = cur, base
+        return cur
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             if self.read_only and not self.path.exists():
                 raise StoreError(f"no workspace store at {self.path}: run `totalplace build` first")
@@ -83,6 +96,7 @@ class Store:
                     f"the workspace store {self.path} cannot be opened ({exc}); "
                     "rebuild it from the sources with `totalplace build --rebuild`"
                 ) from exc
+            self._owner = threading.current_thread()
             if not self.read_only:
                 self.init_schema()
         return self._con
@@ -91,6 +105,7 @@ class Store:
         if self._con is not None:
             self._con.close()
             self._con = None
+            self._local = threading.local()
 
     def __enter__(self) -> Store:
         return self
@@ -99,7 +114,7 @@ class Store:
         self.close()
 
     def init_schema(self) -> None:
-        con = self.con
+        con = self._connect()
         con.execute(_ddl("ledger", LEDGER_FIELDS))
         con.execute(_ddl("quarantine", QUARANTINE_FIELDS))
         con.execute(_BATCHES_DDL)

@@ -796,6 +796,20 @@ class WorkshopService:
             base = sc.baseline_from_count(figures)
         else:
             base = figures
+        try:
+            return self._freeze(token, base, meta, label, alternatives, why)
+        except IntegrityError:  # the same state was frozen at the same moment by someone else
+            return self._freeze(token, base, meta, label, alternatives, why)
+
+    def _freeze(
+        self,
+        token: str,
+        base: pd.DataFrame,
+        meta: dict[str, Any] | None,
+        label: str | None,
+        alternatives: Mapping[str, pd.DataFrame] | None,
+        why: str | None,
+    ) -> SnapshotInfo:
         with self._op(token, Action.FREEZE_SNAPSHOT) as (s, caller):
             w = s.get_one(Workshop, caller.workshop_id)
             if meta is not None and meta["year"] != w.year:

@@ -56,10 +56,6 @@ def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(list(records), columns=list(sc.BASELINE_COLUMNS))
-
-
 def scenario_result(
     baseline: pd.DataFrame,
     changes: Sequence[Mapping[str, Any]],

@@ -65,6 +65,8 @@ class Grants360Adapter(Adapter):
             return b'"grants"' in head and (
                 b'"amountAwarded"' in head or b'"fundingOrganization"' in head
             )
+        if path.suffix.lower() != ".csv":
+            return False
         return sniff_header(path, head, is_360_header)
 
     def parse(self, path: Path, context: ParseContext) -> ParseResult:
