@@ -1,6 +1,5 @@
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint
 setup: ; bin/setup --system
 demo: ; bin/demo
 test: ; bin/test
-lint: ; .venv/bin/ruff check totalplace dashboards tests benchmarks && .venv/bin/mypy && .venv/bin/lint-imports
-bench: ; .venv/bin/python benchmarks/run_all.py
+lint: ; .venv/bin/ruff check totalplace dashboards tests && .venv/bin/mypy && .venv/bin/lint-imports

@@ -136,9 +136,11 @@ def test_enough_fixtures_named_after_their_problem() -> None:
     data = {
         str(p.relative_to(FIXTURES))
         for p in files
-        if (p.suffix in (".csv", ".tsv", ".xlsx", ".json")
-        and p.name != "ledger.csv"
-        and p.parent.name not in ("fdp-minimal", "fdp-other-currency"))
+        if (
+            p.suffix in (".csv", ".tsv", ".xlsx", ".json")
+            and p.name != "ledger.csv"
+            and p.parent.name not in ("fdp-minimal", "fdp-other-currency")
+        )
         or p.name == "datapackage.json"
     }
     assert data <= covered, f"fixtures without an expectation: {sorted(data - covered)}"
@@ -359,3 +361,20 @@ def test_messy_spend_files_account_for_every_row(tmp_path: Path, spec: dict[str,
         not r["broken"] and r["supplier"] == "O’BRIEN & SONS" for r in spec["rows"]
     ):
         assert "O’BRIEN & SONS" in set(rows["counterparty"])
+
+
+def test_store_keeps_decoded_text_and_actionable_reasons(tmp_path: Path) -> None:
+    """cp1252 is decoded in Python (DuckDB only reads UTF-8/UTF-16/Latin-1 itself), and a
+    quarantined row keeps its line, its original text and a reason a person can act on."""
+    with Store(tmp_path / "s.duckdb") as store:
+        assert ingest(store, "cp1252-pound-sign.csv").status == "ingested"
+        assert ingest(store, "bad-amount-letter-o.csv").status == "ingested"
+        names = set(store.query("SELECT counterparty FROM ledger")["counterparty"])
+        assert {"O’BRIEN & SONS", "CAFÉ ROYAL LTD"} <= names
+        q = store.query("SELECT file, row, reason, raw FROM quarantine ORDER BY row")
+        first = q.iloc[0]
+        assert (first["file"], first["row"]) == ("bad-amount-letter-o.csv", 2)
+        assert first["reason"] == "amount '12,3O4.00' is not a number"
+        assert first["raw"].endswith('T1,"12,3O4.00"')
+        notes = store.query("SELECT notes FROM batches WHERE file = 'cp1252-pound-sign.csv'")
+        assert "Windows-1252" in notes["notes"][0]

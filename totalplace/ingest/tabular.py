@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from totalplace.errors import InputFileError
 from totalplace.ingest import excel
@@ -47,7 +47,7 @@ _TOTAL = re.compile(
     r"( (for|of|spend|spending|expenditure|payments?|amount|value|paid|gbp|net|gross|all|month"
     r"|period|year|page|to date)\b.*| [0-9].*)?$"
 )
-_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
 _DELIMITERS = (",", "\t", ";", "|")
 
 
@@ -144,7 +144,7 @@ def scan_text(path: Path, limits: Limits) -> _Scan:
     check_size(path, limits)
     chunk_size = max(1, min(limits.max_line_bytes, MIB))
     decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8_ok = cp1252_ok = True
+    utf8_ok = True
     line, since = 1, 0
     bom = False
     with path.open("rb") as fh:
@@ -169,8 +169,6 @@ def scan_text(path: Path, limits: Limits) -> _Scan:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
                     utf8_ok = False
-            if cp1252_ok and _CP1252_UNDEFINED.search(chunk):
-                cp1252_ok = False
     if utf8_ok:
         try:
             decoder.decode(b"", final=True)
@@ -180,12 +178,21 @@ def scan_text(path: Path, limits: Limits) -> _Scan:
         return _Scan(
             "utf-8-sig", "encoding: UTF-8 with byte-order mark" if bom else "encoding: UTF-8"
         )
-    if cp1252_ok:
+    if _cp1252_ok(path):
         return _Scan("cp1252", "encoding: not UTF-8; read as Windows-1252 (cp1252)")
     return _Scan("latin-1", "encoding: neither UTF-8 nor Windows-1252; read as Latin-1")
 
 
-def _too_long(path: Path, line: int, limits: Limits) -> None:
+def _cp1252_ok(path: Path) -> bool:
+    """No byte of the file is one of the five that Windows-1252 leaves undefined."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(MIB):
+            if any(byte in chunk for byte in _CP1252_UNDEFINED):
+                return False
+    return True
+
+
+def _too_long(path: Path, line: int, limits: Limits) -> NoReturn:
     raise InputFileError(
         path,
         f"line {line:,} is longer than {limits.max_line_bytes:,} bytes: not a table this "
