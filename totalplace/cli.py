@@ -345,18 +345,28 @@ def ingest(
     adapter: Annotated[str | None, typer.Option(help="Adapter name (default: detect).")] = None,
     report: Annotated[str, typer.Option(help="table or json.")] = "table",
     force: bool = False,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="Adapter option KEY=VALUE, e.g. year=2010-11, body=Lambeth."),
+    ] = None,
 ) -> None:
     """Ingest files into the workspace ledger; every row is counted or quarantined."""
     from totalplace.ingest.pipeline import ingest_file
     from totalplace.ledger.store import Store
 
     settings = _settings(workspace)
+    options: dict[str, str] = {}
+    for o in option or []:
+        key, sep, value = o.partition("=")
+        if not sep or not key:
+            _fail(TotalPlaceError(f"--option {o!r}: write KEY=VALUE"))
+        options[key.strip()] = value.strip()
     reports = []
     with Store(settings.store_path) as store, _progress() as bar:
         task = bar.add_task("ingest", total=len(paths))
         for p in paths:
             bar.update(task, description=p.name)
-            reports.append(ingest_file(store, p, adapter=adapter, force=force))
+            reports.append(ingest_file(store, p, adapter=adapter, force=force, options=options))
             bar.advance(task)
     if report == "json":
         sys.stdout.write(json.dumps([r.as_dict() for r in reports], indent=2) + "\n")
