@@ -40,6 +40,23 @@ class FileReport:
         return dict(self.__dict__)
 
 
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".json")
+
+
+def refuse_unsafe(path: Path) -> None:
+    """Before detection: refuse zip bombs disguised as spreadsheets and binary 'text' files
+    with their own clear message (detection would only say 'no adapter recognises')."""
+    from totalplace.ingest.tabular import Limits, check_zip
+
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ".zip"):
+        check_zip(path, Limits())
+    elif suffix in TEXT_SUFFIXES:
+        with path.open("rb") as fh:
+            if b"\x00" in fh.read(1 << 16):
+                raise InputFileError(path, "is a binary file (NUL bytes), not text")
+
+
 def check_accounting(path: Path, result: ParseResult, rows: pd.DataFrame) -> None:
     """Every data row read is in the output, in quarantine, or excluded with a named reason."""
     represented = rows["row"].nunique() if len(rows) else 0
@@ -70,6 +87,8 @@ def ingest_file(
             raise InputFileError(path, "file not found")
         if path.stat().st_size == 0:
             raise InputFileError(path, "file is empty")
+        if adapter is None:
+            refuse_unsafe(path)
         chosen = (
             get_adapter(adapter) if isinstance(adapter, str) else adapter or detect_adapter(path)
         )
