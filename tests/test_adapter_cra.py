@@ -289,7 +289,8 @@ def test_cra2014_layout_is_thousands_and_splits_police_and_fire(tmp_path: Path) 
     police = out[out["row"] == 2].set_index("year")["amount_pence"].to_dict()
     assert police == {"2009-10": 123_450_000, "2010-11": 100_000_000}
     types = out.groupby("row")["agency_type"].first().to_dict()
-    assert types == {2: "Police", 3: "Fire and rescue", 4: "Police and fire (local government)"}
+    # 3.3 law courts of local government are councils' spend (data/codes/agency_types.csv)
+    assert types == {2: "Police", 3: "Fire and rescue", 4: "Councils"}
     first = out.iloc[0]
     assert first["agency"] == "Local government (England)"
     assert pd.isna(first["agency_code"])
