@@ -149,3 +149,36 @@ def test_unknown_place_and_year_give_clear_errors(built_settings) -> None:  # ty
     assert res.exit_code == 1 and "Atlantis" in res.output
     res = CliRunner().invoke(app, ["count", "--place", "Kent", "--year", "1999-00", *ws])
     assert res.exit_code == 1 and "1999-00" in res.output
+
+
+def test_police_fire_and_joint_authorities_have_footprints(workspace) -> None:  # type: ignore[no-untyped-def]
+    fp = workspace.store.query(
+        "SELECT agency_code, count(*) AS n FROM footprints WHERE agency_code LIKE 'ECODE:%' "
+        "GROUP BY 1"
+    )
+    names = workspace.store.query(
+        "SELECT DISTINCT area_code, agency FROM ledger WHERE area_code LIKE 'ECODE:%'"
+    )
+    police = names[names["agency"].str.endswith("Police Authority")]
+    assert len(police) >= 36 and set(police["area_code"]) <= set(fp["agency_code"])
+    fire = names[names["agency"].str.contains("Fire")]
+    assert set(fire["area_code"]) <= set(fp["agency_code"])
+    kent_police = names.loc[names["agency"] == "Kent Police Authority", "area_code"].iloc[0]
+    kent_districts = set(workspace.place("Kent").districts) | {"E06000035"}  # and Medway
+    got = set(
+        workspace.store.query(
+            "SELECT area_code FROM footprints WHERE agency_code = ?", [kent_police]
+        )["area_code"]
+    )
+    assert got == kent_districts
+
+
+def test_police_outturn_replaces_cra_police_and_unplaced_spend_is_named(workspace) -> None:  # type: ignore[no-untyped-def]
+    kent = workspace.count("Kent", "2010-11")
+    actual = kent.rows[(kent.rows["basis"] == "actual") & (kent.rows["agency_type"] == "Police")]
+    assert int(actual["amount_pence"].sum()) > 0
+    assert (
+        "3.1" in " ".join(kent.replaced["function"].astype(str))
+        or (kent.replaced["agency_type"] == "Police").any()
+    )
+    assert any("National Park" in c for c in kent.caveats)

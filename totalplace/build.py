@@ -90,5 +90,20 @@ def build_workspace(
                     store, path, source_id=source.id, adapter=source.adapter, options=options
                 )
             )
+        _add_authority_footprints(store, mirror)
         progress("done", total, total)
     return reports
+
+
+def _add_authority_footprints(store: Store, mirror: Path) -> None:
+    """Police and fire authorities in the ledger keyed by E-code get footprints too."""
+    from totalplace.geography.footprints import authority_footprints
+
+    if "footprints" not in store.tables():
+        return
+    auth = store.query(
+        "SELECT DISTINCT area_code, agency FROM ledger WHERE area_code LIKE 'ECODE:%'"
+    )
+    extra = authority_footprints(mirror, auth)
+    base = store.query("SELECT * FROM footprints WHERE agency_code NOT LIKE 'ECODE:%'")
+    store.replace_table("footprints", pd.concat([base, extra], ignore_index=True))

@@ -28,7 +28,7 @@ from totalplace.sources.catalogue import load_catalogue
 CRA_SOURCES = ("cra_2010", "cra_2014")
 OUTTURN_SOURCES = ("rs_2010_11",)
 #: Agency types whose CRA local-government current spend councils' outturn replaces.
-COUNCIL_TYPES = ("Councils",)
+COUNCIL_TYPES = ("Councils", "Police", "Fire and rescue")
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def outturn_rows(
             WITH o AS (
               SELECT l.rowid AS rid, l.agency, l.agency_code, l.area_code AS council,
                      l.agency_type, l.service_line, l.amount_pence, l.source_id, l.file, l."row",
-                     c.function_code, c."function", c.replace
+                     c.function_code, c."function", c.replace, c.subfunction AS scope
               FROM ledger l JOIN _cw c ON c.service_line = l.service_line
               WHERE list_contains($sources, l.source_id) AND l.year = $year),
             f AS (SELECT o.*, fp.area_code, fp.partial FROM o
@@ -233,7 +233,7 @@ def outturn_rows(
                          row_number() OVER (PARTITION BY rid ORDER BY rem DESC, area_code) AS rk
                        FROM parts)
             SELECT rid, agency, agency_code, council, agency_type, service_line, function_code,
-                   "function", replace, source_id, file, "row", area_code, partial, n_areas,
+                   "function", replace, scope, source_id, file, "row", area_code, partial, n_areas,
                    (q + CASE WHEN rk <= short THEN 1 ELSE 0 END)::BIGINT AS amount_pence
             FROM ranked
             WHERE $districts IS NULL OR list_contains($districts, area_code)
@@ -268,25 +268,33 @@ def district_lines(
     if not opts.use_outturn:
         return cra, empty
     if districts is None and regions is not None:
-        districts = list(store.query(
-            "SELECT area_code FROM districts WHERE list_contains(?, region_code)", [regions]
-        )["area_code"])
+        districts = list(
+            store.query(
+                "SELECT area_code FROM districts WHERE list_contains(?, region_code)", [regions]
+            )["area_code"]
+        )
     out = outturn_rows(store, year, districts, mid_year)
     if out.empty:
         return cra, empty
     out = out[out["replace"] == "yes"]
-    covered = set(zip(out["area_code"], out["function_code"], strict=True))
+    scope = out["scope"].fillna("").astype(str)
+    covered = set(zip(out["area_code"], out["function_code"], scope, strict=True))
     lg_current = (
         cra["agency_type"].isin(COUNCIL_TYPES)
         & (cra["spend_kind"] == "current")
         & cra["agency"].str.startswith("Local government")
     )
-    keys = pd.Series(
-        list(zip(cra["area_code"], cra["function_code"], strict=True)), index=cra.index
+    sub = cra["subfunction"].fillna("").astype(str).str.split(" ").str[0]
+    fcode = cra["function_code"].astype(str)
+    whole = pd.Series(
+        list(zip(cra["area_code"], fcode, [""] * len(cra), strict=True)), index=cra.index
+    ).isin(covered)
+    part = pd.Series(list(zip(cra["area_code"], fcode, sub, strict=True)), index=cra.index).isin(
+        covered
     )
     kept = tuple(outturn_keeps_cra())
-    keeps = cra["subfunction"].fillna("").astype(str).str.startswith(kept) if kept else False
-    replaced_mask = lg_current & keys.isin(covered) & ~keeps
+    keeps = sub.str.startswith(kept) if kept else pd.Series(False, index=cra.index)
+    replaced_mask = lg_current & ((whole & ~keeps) | part)
     replaced = cra[replaced_mask]
     actual = pd.DataFrame(
         {
@@ -397,6 +405,15 @@ def count_place(
             f"mid-{mid_year} population is used for shares and per-head figures."
         )
     outturn = council_outturn(lines)
+    unplaced = unplaced_outturn(store, year)
+    if len(unplaced):
+        caveats.append(
+            f"{len(unplaced)} authorities' own outturn "
+            f"({unplaced['amount_pence'].sum() / 100:,.0f} GBP in England) has no known area "
+            f"and is not counted: {', '.join(unplaced['agency'].head(4))}"
+            + (", …" if len(unplaced) > 4 else "")
+            + "."
+        )
     if outturn is None:
         caveats.append(
             f"Councils' own revenue outturn is not loaded for {year}: "
@@ -406,7 +423,8 @@ def count_place(
         caveats.append(
             f"Councils' own outturn ({outturn['amount_pence'].sum() / 100:,.0f} GBP) replaces "
             f"CRA local-government current spend ({rep['amount_pence'].sum() / 100:,.0f} GBP) "
-            "for the functions it covers; police and fire stay apportioned from CRA."
+            "for the functions it covers, within each authority's area (police and fire "
+            "authorities included)."
         )
     return CountResult(
         place_name=place.name,
@@ -421,6 +439,17 @@ def count_place(
         caveats=caveats,
         replaced=rep,
         lines=lines,
+    )
+
+
+def unplaced_outturn(store: Store, year: str) -> pd.DataFrame:
+    """Authorities whose outturn for ``year`` has no footprint (e.g. national park authorities)."""
+    return store.query(
+        """SELECT l.agency, sum(l.amount_pence)::BIGINT AS amount_pence FROM ledger l
+           WHERE list_contains(?, l.source_id) AND l.year = ?
+             AND l.area_code NOT IN (SELECT agency_code FROM footprints)
+           GROUP BY l.agency HAVING sum(l.amount_pence) <> 0 ORDER BY 2 DESC""",
+        [list(OUTTURN_SOURCES), year],
     )
 
 

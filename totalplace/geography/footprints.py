@@ -80,3 +80,51 @@ def footprints(mirror: Path, districts: pd.DataFrame) -> pd.DataFrame:
         ]
     out = pd.DataFrame(rows, columns=["agency_code", "area_code", "partial"]).drop_duplicates()
     return out.sort_values(["agency_code", "area_code"], ignore_index=True)
+
+
+def _norm(name: str) -> str:
+    return " ".join(str(name).lower().replace("&", "and").replace(",", " ").split())
+
+
+def authority_footprints(
+    mirror: Path, authorities: pd.DataFrame, reference_dir: Path | None = None
+) -> pd.DataFrame:
+    """Footprints of police and fire authorities that have no GSS code (RS keys them by DCLG
+    E-code): police authorities by name to their police force area (ONS PFA 2019), combined
+    fire authorities through data/codes/fire_authorities_2010.csv to a 2019 fire area.
+
+    ``authorities``: ``area_code`` ('ECODE:…') and ``agency`` (the name as published).
+    """
+    from totalplace.config import REFERENCE_DIR
+
+    ref = reference_dir or REFERENCE_DIR
+    pfa = pd.read_csv(mirror / "lookups/ons_lad2019_to_csp_to_police_force_area_2019_ew.csv")
+    fra = pd.read_csv(mirror / "lookups/ons_lad2019_to_fire_rescue_authority_2019_ew.csv")
+    fire = pd.read_csv(ref / "codes" / "fire_authorities_2010.csv", comment="#", dtype=str)
+    pfa_by_name = {_norm(n): c for c, n in zip(pfa["PFA19CD"], pfa["PFA19NM"], strict=True)}
+    fire_by_name = {_norm(r.name): r for r in fire.itertuples()}
+    other = pd.read_csv(ref / "codes" / "other_authorities_2010.csv", comment="#", dtype=str)
+    other_by_name = {_norm(r.name): r for r in other.itertuples()}
+    county19 = pd.read_csv(mirror / "lookups/ons_lad2019_to_county2019_england.csv")
+    rows: list[tuple[str, str, bool]] = []
+    for code, name in zip(authorities["area_code"], authorities["agency"], strict=True):
+        key = _norm(name)
+        if key in other_by_name:
+            r2 = other_by_name[key]
+            areas: set[str] = set()
+            for a in str(r2.areas).split():
+                areas |= set(county19.loc[county19["CTY19CD"] == a, "LAD19CD"]) or {a}
+            drop = set(str(r2.exclude).split()) if isinstance(r2.exclude, str) else set()
+            rows += [(str(code), str(d), False) for d in sorted(areas - drop)]
+            continue
+        if key.endswith(" police authority"):
+            pfa_code = pfa_by_name.get(key.removesuffix(" police authority"))
+            if pfa_code is not None:
+                lads = pfa.loc[pfa["PFA19CD"] == pfa_code, "LAD19CD"]
+                rows += [(str(code), str(d), False) for d in sorted(set(lads))]
+        elif key in fire_by_name:
+            r = fire_by_name[key]
+            exclude = set(str(r.exclude).split()) if isinstance(r.exclude, str) else set()
+            lads = set(fra.loc[fra["FRA19CD"] == r.fra_code, "LAD19CD"]) - exclude
+            rows += [(str(code), str(d), False) for d in sorted(lads)]
+    return pd.DataFrame(rows, columns=["agency_code", "area_code", "partial"])
