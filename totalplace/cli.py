@@ -229,6 +229,10 @@ def count(
         console.print("replaced (CRA local-government current spend, now from councils' outturn):")
         for r in result.replaced.itertuples():
             console.print(f"  {r.function}: {_gbp(r.amount_pence)}")
+    if result.eliminated is not None:
+        console.print("eliminated (transfers between bodies in the count, counted once):")
+        for e in result.eliminated.itertuples():
+            console.print(f"  {e.payer} → {e.payee}: {_gbp(e.amount_pence)} ({e.reason})")
     for c in result.caveats:
         console.print(f"[dim]• {c}[/]")
 
@@ -374,6 +378,33 @@ def ingest(
         _print_reports(reports)
     if any(r.status == "error" for r in reports):
         raise typer.Exit(code=1)
+
+
+@app.command()
+def transfers(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: year,payer_code,payee_code,function_code,amount_gbp,reason,source"
+        ),
+    ],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Load transfers between public bodies, eliminated from counts so money is counted once."""
+    from totalplace.count.consolidate import read_transfers
+    from totalplace.ledger.store import Store
+
+    try:
+        frame = read_transfers(path)
+        with Store(_settings(workspace).store_path) as store:
+            store.replace_table("transfers", frame)
+    except TotalPlaceError as exc:
+        _fail(exc)
+        return
+    console.print(
+        f"{len(frame)} transfers loaded from {path.name} "
+        f"(£{frame['amount_pence'].sum() / 100:,.0f})"
+    )
 
 
 @app.command()

@@ -18,6 +18,7 @@ from functools import lru_cache
 import pandas as pd
 
 from totalplace.config import REFERENCE_DIR
+from totalplace.count.consolidate import consolidate
 from totalplace.count.drivers import builtin_drivers, driver_for, population_weights
 from totalplace.count.result import COUNT_ROW_COLUMNS, CountResult
 from totalplace.errors import StoreError
@@ -301,6 +302,7 @@ def district_lines(
             "rid": out["rid"],
             "area_code": out["area_code"],
             "agency": out["agency"],
+            "agency_code": out["council"],
             "agency_type": out["agency_type"],
             "function_code": out["function_code"],
             "function": out["function"],
@@ -370,6 +372,7 @@ def count_place(
         regions=_place_regions(store, place),
         options=opts,
     )
+    lines, eliminated = consolidate(store, lines, year)
     rows = (
         lines.groupby(GROUP, dropna=False, as_index=False)["amount_pence"]
         .sum()
@@ -439,6 +442,7 @@ def count_place(
         caveats=caveats,
         replaced=rep,
         lines=lines,
+        eliminated=eliminated if len(eliminated) else None,
     )
 
 

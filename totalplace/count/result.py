@@ -47,6 +47,9 @@ class CountResult:
     replaced: pd.DataFrame | None = None
     #: The count's detail: one row per source line and district, with provenance.
     lines: pd.DataFrame | None = None
+    #: Transfers between bodies in the count, eliminated so money is counted once
+    #: (payer, payee, function_code, amount_pence, reason, source).
+    eliminated: pd.DataFrame | None = None
 
     @property
     def total_pence(self) -> int:
@@ -100,5 +103,12 @@ class CountResult:
             "per_head_gbp": self.per_head_gbp,
             "rows": rows,
             "reported_by_councils": councils,
+            "eliminated": None
+            if self.eliminated is None
+            else [
+                {k: v for k, v in r.items() if k != "amount_pence"}
+                | {"amount_gbp": r["amount_pence"] / 100}
+                for r in self.eliminated.to_dict("records")
+            ],
             "caveats": self.caveats,
         }
