@@ -182,3 +182,30 @@ def test_police_outturn_replaces_cra_police_and_unplaced_spend_is_named(workspac
         or (kent.replaced["agency_type"] == "Police").any()
     )
     assert any("National Park" in c for c in kent.caveats)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected", "said"),
+    [
+        ("29UB", ("E07000105",), "old ONS code"),
+        ("E08000020", ("E08000037",), "earlier GSS code"),
+        ("E07000048", ("E06000058",), "merged"),
+        ("19,19UC,19UD,19UE,19UG,19UH,19UJ,00HN,00HP", ("E06000058", "E06000059"), "abolished"),
+    ],
+)
+def test_places_in_older_codes_are_translated_to_2019_districts(
+    workspace,
+    spec: str,
+    expected: tuple[str, ...],
+    said: str,  # type: ignore[no-untyped-def]
+) -> None:
+    place = workspace.place(spec)
+    assert place.districts == expected
+    assert place.note is not None and said in place.note
+
+
+def test_the_2009_dorset_pilot_in_old_codes_counts_like_todays(workspace) -> None:  # type: ignore[no-untyped-def]
+    old = workspace.count("19,19UC,19UD,19UE,19UG,19UH,19UJ,00HN,00HP", "2010-11")
+    new = workspace.count("Dorset", "2010-11")
+    assert old.total_pence == new.total_pence
+    assert "translated" in old.caveats[0]

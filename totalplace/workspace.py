@@ -37,8 +37,29 @@ class Workspace:
         return pilots()
 
     def place(self, spec: str) -> Place:
-        from totalplace.geography.places import resolve_place
+        """Resolve a place; older codes (old ONS, pre-2019 GSS) are translated and noted."""
+        import dataclasses
+        import re
 
+        from totalplace.geography.places import resolve_place
+        from totalplace.geography.translate import translate_codes
+
+        parts = [p.strip() for p in spec.split(",") if p.strip()]
+        if parts and all(
+            re.fullmatch(r"[A-Za-z0-9]{2,9}", p) and any(ch.isdigit() for ch in p) for p in parts
+        ):
+            codes, notes = translate_codes(
+                parts,
+                self.districts,
+                self.store.table("council_register"),
+                self.store.table("code_changes"),
+                self.store.table("footprints"),
+            )
+            place = resolve_place(",".join(dict.fromkeys(codes)), self.districts)
+            if notes:
+                note = "translated to 2019 districts: " + "; ".join(notes)
+                return dataclasses.replace(place, note=note, source=place.source + f" ({note})")
+            return place
         return resolve_place(spec, self.districts)
 
     def years(self) -> list[str]:

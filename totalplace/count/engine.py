@@ -402,6 +402,8 @@ def count_place(
         "driver (population or an age band).",
         f"Identifiable spend only, from {release_label(release_for_year(store, year))}.",
     ]
+    if place.note and place.note.startswith("translated"):
+        caveats.insert(0, f"Place codes {place.note}.")
     if mid_year != fy_start(year):
         caveats.append(
             f"No district population for mid-{fy_start(year)} on 2019 boundaries is loaded: "
