@@ -408,6 +408,42 @@ def transfers(
 
 
 @app.command()
+def footprint(
+    agency_code: Annotated[
+        str,
+        typer.Argument(
+            help="The agency's code as in the ledger (area_code of its rows), e.g. a PCT code."
+        ),
+    ],
+    place: Annotated[str, typer.Option(help="The districts it covers: pilot, codes or file.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Say which districts an agency covers (e.g. an NHS body), so its own return can be
+    shared among them and replace the apportioned figure there."""
+    import pandas as pd
+
+    from totalplace.workspace import Workspace
+
+    settings = _settings(workspace)
+    try:
+        ws = Workspace(settings)
+        districts = ws.place(place).districts
+        ws.store.close()
+        from totalplace.ledger.store import Store
+
+        with Store(settings.store_path) as store:
+            fp = store.query("SELECT * FROM footprints WHERE agency_code <> ?", [agency_code])
+            new = pd.DataFrame(
+                {"agency_code": agency_code, "area_code": list(districts), "partial": False}
+            )
+            store.replace_table("footprints", pd.concat([fp, new], ignore_index=True))
+    except TotalPlaceError as exc:
+        _fail(exc)
+        return
+    console.print(f"{agency_code} covers {len(districts)} districts: {', '.join(districts)}")
+
+
+@app.command()
 def adapters() -> None:
     """List the registered ingest adapters."""
     from totalplace.ingest.base import registered_adapters

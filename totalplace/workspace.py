@@ -44,9 +44,16 @@ class Workspace:
         from totalplace.geography.places import resolve_place
         from totalplace.geography.translate import translate_codes
 
-        parts = [p.strip() for p in spec.split(",") if p.strip()]
-        if parts and all(
-            re.fullmatch(r"[A-Za-z0-9]{2,9}", p) and any(ch.isdigit() for ch in p) for p in parts
+        parts = [p.strip().upper() for p in spec.split(",") if p.strip()]
+        d = self.districts
+        known = set(d["area_code"]) | set(d["county_code"].dropna()) | set(d["region_code"])
+        if (
+            parts
+            and not set(parts) <= known
+            and all(
+                re.fullmatch(r"[A-Za-z0-9]{2,9}", p) and any(ch.isdigit() for ch in p)
+                for p in parts
+            )
         ):
             codes, notes = translate_codes(
                 parts,

@@ -276,7 +276,7 @@ def district_lines(
         )
     out = outturn_rows(store, year, districts, mid_year)
     if out.empty:
-        return cra, empty
+        return apply_agency_returns(store, year, districts, mid_year, cra, empty)
     out = out[out["replace"] == "yes"]
     scope = out["scope"].fillna("").astype(str)
     covered = set(zip(out["area_code"], out["function_code"], scope, strict=True))
@@ -325,7 +325,139 @@ def district_lines(
     )
     names = store.query("SELECT area_code, area_name, region_code FROM districts")
     actual = actual.merge(names, on="area_code", how="left")
-    return pd.concat([cra[~replaced_mask], actual], ignore_index=True), replaced
+    lines = pd.concat([cra[~replaced_mask], actual], ignore_index=True)
+    return apply_agency_returns(store, year, districts, mid_year, lines, replaced)
+
+
+@lru_cache(maxsize=1)
+def return_functions() -> pd.DataFrame:
+    with (REFERENCE_DIR / "codes" / "agency_return_functions.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    return pd.DataFrame(rows)
+
+
+_RETURNS_SQL = """
+WITH o AS (
+  SELECT l.rowid AS rid, l.agency, l.area_code AS body, l.agency_type, l.service_line,
+         coalesce(l.function_code, f.function_code) AS function_code,
+         coalesce(l."function", f."function") AS "function",
+         CASE WHEN l.function_code IS NULL THEN nullif(f.subfunction, '') END AS scope,
+         coalesce(l.spend_kind, 'current') AS spend_kind,
+         l.amount_pence, l.source_id, l.file, l."row"
+  FROM ledger l LEFT JOIN _rf f ON f.agency_type = l.agency_type
+  WHERE l.year = $year AND l."date" IS NULL
+    AND NOT list_contains($skip, l.source_id)
+    AND l.area_level NOT IN ('region', 'nation', 'outside_uk')
+    AND (l.function_code IS NOT NULL OR f.function_code IS NOT NULL)),
+fp AS (SELECT o.*, fp.area_code FROM o JOIN footprints fp ON fp.agency_code = o.body),
+p AS (SELECT area_code, sum(persons)::BIGINT AS w FROM population
+      WHERE mid_year = $mid_year GROUP BY area_code),
+fw AS (SELECT fp.*, p.w, sum(p.w) OVER (PARTITION BY rid)::HUGEINT AS big_w,
+              count(*) OVER (PARTITION BY rid) AS n_areas
+       FROM fp JOIN p USING (area_code)),
+parts AS (SELECT *, amount_pence::HUGEINT * w AS num,
+                 ((num % big_w) + big_w) % big_w AS rem FROM fw),
+ranked AS (SELECT *, (num - rem) // big_w AS q,
+             amount_pence - sum((num - rem) // big_w) OVER (PARTITION BY rid) AS short,
+             row_number() OVER (PARTITION BY rid ORDER BY rem DESC, area_code) AS rk
+           FROM parts)
+SELECT rid, agency, body, agency_type, service_line, function_code, "function", scope,
+       spend_kind, source_id, file, "row", area_code, n_areas,
+       (q + CASE WHEN rk <= short THEN 1 ELSE 0 END)::BIGINT AS amount_pence
+FROM ranked WHERE $districts IS NULL OR list_contains($districts, area_code)
+"""
+
+
+def agency_returns(
+    store: Store, year: str, districts: list[str] | None, mid_year: int
+) -> pd.DataFrame:
+    """Agencies' own annual returns (mapped adapter: police, fire, NHS…) for ``year``, shared
+    over each agency's footprint by population."""
+    con = store.con
+    con.register("_rf", return_functions())
+    try:
+        return store.query(
+            _RETURNS_SQL,
+            {
+                "year": year,
+                "mid_year": mid_year,
+                "districts": districts,
+                "skip": [*CRA_SOURCES, *OUTTURN_SOURCES],
+            },
+        )
+    finally:
+        con.unregister("_rf")
+
+
+def apply_agency_returns(
+    store: Store,
+    year: str,
+    districts: list[str] | None,
+    mid_year: int,
+    lines: pd.DataFrame,
+    replaced: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bottom-up over top-down: an agency's own return replaces the lines (CRA apportioned, or
+    RS outturn) of the same agency type and function in the districts it covers."""
+    ret = agency_returns(store, year, districts, mid_year)
+    if ret.empty:
+        return lines, replaced
+    scope = ret["scope"].fillna("").astype(str)
+    keys = set(
+        zip(
+            ret["area_code"],
+            ret["agency_type"],
+            ret["function_code"].astype(str),
+            scope,
+            strict=True,
+        )
+    )
+    sub = lines["subfunction"].fillna("").astype(str).str.split(" ").str[0]
+    base = list(
+        zip(
+            lines["area_code"],
+            lines["agency_type"],
+            lines["function_code"].astype(str),
+            strict=True,
+        )
+    )
+    whole = pd.Series([(*k, "") in keys for k in base], index=lines.index)
+    part = pd.Series([(*k, s) in keys for k, s in zip(base, sub, strict=True)], index=lines.index)
+    mask = (whole | part) & (lines["spend_kind"].fillna("current") == "current")
+    names = store.query("SELECT area_code, area_name, region_code FROM districts")
+    new = pd.DataFrame(
+        {
+            "rid": ret["rid"],
+            "area_code": ret["area_code"],
+            "agency": ret["agency"],
+            "agency_code": ret["body"],
+            "agency_type": ret["agency_type"],
+            "function_code": ret["function_code"].astype(str),
+            "function": ret["function"],
+            "subfunction": ret["scope"],
+            "service_line": ret["service_line"],
+            "spend_kind": ret["spend_kind"],
+            "source_id": ret["source_id"],
+            "file": ret["file"],
+            "row": ret["row"],
+            "amount_pence": ret["amount_pence"],
+            "basis": "actual",
+            "driver": [
+                (
+                    "own return"
+                    if n == 1
+                    else f"own return shared over its area by population, mid-{mid_year}"
+                )
+                for n in ret["n_areas"]
+            ],
+            "confidence": "actual",
+            "release": [release_label(str(s)) for s in ret["source_id"]],
+        }
+    ).merge(names, on="area_code", how="left")
+    return (
+        pd.concat([lines[~mask], new], ignore_index=True),
+        pd.concat([replaced, lines[mask]], ignore_index=True),
+    )
 
 
 def _place_regions(store: Store, place: Place) -> list[str]:

@@ -78,6 +78,12 @@ def footprints(mirror: Path, districts: pd.DataFrame) -> pd.DataFrame:
         rows += [
             (gla, d, False) for d in districts.loc[districts["region_code"] == LONDON, "area_code"]
         ]
+    # police force areas and fire and rescue authority areas (2019), for agencies' own returns
+    pfa = pd.read_csv(mirror / "lookups/ons_lad2019_to_csp_to_police_force_area_2019_ew.csv")
+    fra = pd.read_csv(mirror / "lookups/ons_lad2019_to_fire_rescue_authority_2019_ew.csv")
+    for table, col in ((pfa, "PFA19CD"), (fra, "FRA19CD")):
+        eng = table[table["LAD19CD"].astype(str).isin(now)]
+        rows += [(str(a), str(d), False) for a, d in zip(eng[col], eng["LAD19CD"], strict=True)]
     out = pd.DataFrame(rows, columns=["agency_code", "area_code", "partial"]).drop_duplicates()
     return out.sort_values(["agency_code", "area_code"], ignore_index=True)
 
