@@ -100,3 +100,27 @@ def test_a_return_without_a_footprint_is_not_counted_and_with_one_replaces_cra(
         second = count_place(s, two, YEAR)
         assert second.total_pence == 75_000  # outside the PCT's footprint CRA stays
         assert set(second.rows["basis"]) == {"apportioned"}
+
+
+def test_a_user_driver_shares_spend_and_names_itself(store_path: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "need.csv"
+    csv.write_text("area_code,value\nE06000901,3\nE06000902,1\n")
+    ws = ["--workspace", str(store_path.parent)]
+    res = CliRunner().invoke(
+        app,
+        ["driver-add", "need", str(csv), "--source", "test need index", "--vintage", "2012", *ws],
+    )
+    assert res.exit_code == 0, res.output
+    from totalplace.count.engine import CountOptions
+
+    one = Place("One", ("E06000901",), (), "test", "user")
+    with Store(store_path, read_only=True) as s:
+        result = count_place(s, one, YEAR, CountOptions(drivers={"7": "need"}))
+    assert result.total_pence == 75_000  # 3 of 4 by need instead of 1 of 4 by population
+    assert result.rows["driver"].str.contains("user driver need").all()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("area_code,value\nE06000901,-2\n")
+    res = CliRunner().invoke(
+        app, ["driver-add", "need2", str(bad), "--source", "x", "--vintage", "2012", *ws]
+    )
+    assert res.exit_code == 1 and "bad.csv line 2" in res.output

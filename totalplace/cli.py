@@ -281,6 +281,43 @@ def reconcile(
     console.print(table)
 
 
+@app.command("driver-add")
+def driver_add(
+    name: Annotated[str, typer.Argument(help="Driver name, e.g. need_index.")],
+    path: Annotated[
+        Path, typer.Argument(help="CSV with columns area_code,value (2019 districts).")
+    ],
+    source: Annotated[str, typer.Option(help="Where the values come from (publisher, table).")],
+    vintage: Annotated[str, typer.Option(help="Year the values describe, e.g. 2010.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Add a user driver (e.g. a need index) to apportion by: `count --driver 7=NAME`."""
+    import pandas as pd
+
+    from totalplace.count.drivers import builtin_drivers, read_user_driver
+    from totalplace.ledger.store import Store
+
+    if name in builtin_drivers() or not name.isidentifier():
+        _fail(TotalPlaceError(f"driver name {name!r} is taken or not a plain word"))
+    try:
+        frame = read_user_driver(path).assign(driver=name, source=source, vintage=vintage)
+        with Store(_settings(workspace).store_path) as store:
+            known = set(store.table("districts")["area_code"])
+            bad = sorted(set(frame["area_code"]) - known)
+            if bad:
+                raise TotalPlaceError(f"{path.name}: {bad[0]} is not a 2019 district code")
+            old = (
+                store.query("SELECT * FROM user_drivers WHERE driver <> ?", [name])
+                if "user_drivers" in store.tables()
+                else frame.iloc[0:0]
+            )
+            store.replace_table("user_drivers", pd.concat([old, frame], ignore_index=True))
+    except TotalPlaceError as exc:
+        _fail(exc)
+        return
+    console.print(f"driver {name}: {len(frame)} districts ({source}, {vintage})")
+
+
 @app.command()
 def drivers(
     place: Annotated[str | None, typer.Option(help="Show sensitivity for this place.")] = None,

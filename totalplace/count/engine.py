@@ -95,7 +95,9 @@ def best_mid_year(store: Store, year: str) -> int:
 
 def driver_label(name: str, mid_year: int, year: str) -> str:
     d = builtin_drivers().get(name)
-    label = d.label if d else name
+    if d is None:
+        return f"user driver {name}"
+    label = d.label
     same = mid_year == fy_start(year)
     return f"{label}, mid-{mid_year}" + ("" if same else " (different year)")
 
