@@ -136,7 +136,8 @@ def test_cli_count_json_has_the_documented_fields(built_settings) -> None:  # ty
         "rows",
     ):
         assert key in data
-    assert data["place"] == "Kent" and data["population_year"] == 2019
+    assert data["place"] == "Kent" and data["population_year"] == 2010
+    assert "Eurostat" in data["population_basis"]
     assert abs(sum(r["amount_gbp"] for r in data["rows"]) - data["total_gbp"]) < 0.01
     assert {"agency_type", "function", "basis", "driver", "amount_gbp"} <= set(data["rows"][0])
 
@@ -209,3 +210,21 @@ def test_the_2009_dorset_pilot_in_old_codes_counts_like_todays(workspace) -> Non
     new = workspace.count("Dorset", "2010-11")
     assert old.total_pence == new.total_pence
     assert "translated" in old.caveats[0]
+
+
+def test_per_head_uses_a_year_matched_population_estimate(workspace) -> None:  # type: ignore[no-untyped-def]
+    from totalplace.count.engine import year_matched_population
+
+    est = year_matched_population(workspace.store, "2009-10", 2019)
+    assert est is not None and len(est) == 317
+    # the estimate's England total matches Eurostat's mid-2009 total (rounding per district)
+    eu = workspace.store.query(
+        "SELECT sum(persons) / 2 AS mid FROM region_population WHERE jan1_year IN (2009, 2010)"
+    )["mid"].iloc[0]
+    assert abs(int(est["population"].sum()) - eu) < 400
+    # shares within a region are the 2019 shares: the count's amounts do not change
+    bham = workspace.count("Birmingham", "2009-10")
+    assert bham.population_year == 2009 and "Eurostat" in bham.population_basis
+    assert bham.population == int(bham.districts["population"].sum())
+    assert any("Per-head figures use population" in c for c in bham.caveats)
+    assert workspace.count("Birmingham", "2013-14").population_year == 2013

@@ -40,7 +40,9 @@ def reference_tables(mirror: Path) -> dict[str, pd.DataFrame]:
     geo = boundaries.to_geojson(boundaries.district_boundaries(mirror, year=2019))
     upper = boundaries.to_geojson(boundaries.upper_tier_boundaries(mirror, year=2019))
     districts = areas.districts_2019(mirror)
+    locate(get_source("eurostat_nuts_population"), mirror)
     return {
+        "region_population": region_population(mirror),
         "districts": districts,
         "footprints": footprints.footprints(mirror, districts),
         "regions": areas.regions(mirror),
@@ -51,6 +53,36 @@ def reference_tables(mirror: Path) -> dict[str, pd.DataFrame]:
             {"level": ["district", "upper_tier"], "value": [json.dumps(geo), json.dumps(upper)]}
         ),
     }
+
+
+def region_population(mirror: Path) -> pd.DataFrame:
+    """Eurostat population on 1 January by English NUTS1 region, keyed by GSS region code."""
+    import csv as _csv
+
+    from totalplace.config import REFERENCE_DIR
+
+    with (REFERENCE_DIR / "codes" / "cra_regions.csv").open(encoding="utf-8") as fh:
+        regions = {
+            r["nuts1"]: r["area_code"]
+            for r in _csv.DictReader(x for x in fh if not x.startswith("#"))
+            if r["area_level"] == "region"
+        }
+    raw = pd.read_csv(mirror / get_source("eurostat_nuts_population").path, dtype=str)
+    raw = raw[raw["GEO"].isin(regions) & (raw["SEX"] == "Total") & (raw["AGE"] == "Total")]
+    persons = pd.to_numeric(raw["Value"].str.replace(",", "").str.strip(), errors="coerce")
+    out = pd.DataFrame(
+        {
+            "region_code": raw["GEO"].map(regions),
+            "jan1_year": raw["TIME"].astype(int),
+            "persons": persons,
+        }
+    )
+    return (
+        out.dropna()
+        .astype({"persons": "int64"})
+        .drop_duplicates(["region_code", "jan1_year"])
+        .reset_index(drop=True)
+    )
 
 
 def adapter_sources() -> list[Source]:

@@ -67,10 +67,11 @@ LINE_COLUMNS = (
 LOCAL_GOVERNMENT = "Local government"
 
 _GROUPED_SQL = """
-SELECT area_code, agency, agency_type, function_code, "function", subfunction, spend_kind,
+SELECT area_code, agency, agency_type, function_code, "function",
+       split_part(coalesce(subfunction, ''), ' ', 1) AS subfunction, spend_kind,
        sum(amount_pence)::BIGINT AS amount_pence
 FROM ({apportion})
-GROUP BY area_code, agency, agency_type, function_code, "function", subfunction, spend_kind
+GROUP BY ALL
 """
 
 
@@ -101,8 +102,9 @@ def district_spend(store: Store, year: str, options: CountOptions | None = None)
 
 def _apportioned_groups(store: Store, year: str, opts: CountOptions) -> pd.DataFrame:
     """The engine's apportionment of ``year``'s CRA lines (same SQL, same drivers), summed in
-    SQL by district x agency x function x sub-function x spend kind: the columns the outturn
-    and agency-return replacements look at."""
+    SQL by district x agency x function x sub-function code x spend kind: the columns the
+    outturn and agency-return replacements look at (``subfunction`` keeps only its code, the
+    first word, which is all they read)."""
     mid_year = opts.mid_year or best_mid_year(store, year)
     source_id = release_for_year(store, year)
     pairs = store.query(
@@ -147,14 +149,12 @@ def _with_outturn(
         & (cra["spend_kind"] == "current")
         & cra["agency"].str.startswith("Local government")
     )
-    sub = cra["subfunction"].fillna("").astype(str).str.split(" ").str[0]
-    fcode = cra["function_code"].astype(str)
-    whole = pd.Series(
-        list(zip(cra["area_code"], fcode, [""] * len(cra), strict=True)), index=cra.index
-    ).isin(covered)
-    part = pd.Series(list(zip(cra["area_code"], fcode, sub, strict=True)), index=cra.index).isin(
-        covered
-    )
+    # the engine's keys, as strings: "area|function|scope" ('' scope: the whole function)
+    sub = cra["subfunction"].fillna("").astype(str)
+    base = cra["area_code"].astype(str) + "|" + cra["function_code"].astype(str) + "|"
+    keys = {f"{a}|{f}|{s}" for a, f, s in covered}
+    whole = (base).isin(keys)
+    part = (base + sub).isin(keys)
     kept = tuple(outturn_keeps_cra())
     keeps = sub.str.startswith(kept) if kept else pd.Series(False, index=cra.index)
     replaced_mask = lg_current & ((whole & ~keeps) | part)

@@ -470,6 +470,27 @@ def _place_regions(store: Store, place: Place) -> list[str]:
     return sorted(df["region_code"].astype(str))
 
 
+def year_matched_population(store: Store, year: str, mid_year: int) -> pd.DataFrame | None:
+    """District populations for the count's own mid-year, estimated by scaling ONS mid-2019
+    districts to Eurostat's NUTS1 region totals (mean of 1 January Y and Y+1), or None when
+    the count's year is the driver's year or Eurostat lacks it."""
+    y = fy_start(year)
+    if y == mid_year or "region_population" not in store.tables():
+        return None
+    df = store.query(
+        """WITH e AS (SELECT region_code, avg(persons) AS mid FROM region_population
+                      WHERE jan1_year IN (?, ?) GROUP BY region_code HAVING count(*) = 2),
+                d AS (SELECT p.area_code, d.region_code, sum(p.persons) AS pop
+                      FROM population p JOIN districts d USING (area_code)
+                      WHERE p.mid_year = ? GROUP BY ALL),
+                r AS (SELECT region_code, sum(pop) AS ons FROM d GROUP BY region_code)
+           SELECT d.area_code, round(d.pop * e.mid / r.ons)::BIGINT AS population
+           FROM d JOIN r USING (region_code) JOIN e USING (region_code)""",
+        [y, y + 1, mid_year],
+    )
+    return None if df.empty or len(df) < 300 else df
+
+
 def population_of(
     store: Store, codes: list[str], mid_year: int, age_min: int = 0, age_max: int = 999
 ) -> int:
@@ -513,12 +534,22 @@ def count_place(
         .sort_values("amount_pence", ascending=False, ignore_index=True)
     )
     rows = rows[[*COUNT_ROW_COLUMNS, "confidence"]]
-    population = population_of(store, list(place.districts), mid_year)
     pops = store.query(
         "SELECT area_code, sum(persons)::BIGINT AS population FROM population "
         "WHERE mid_year = ? GROUP BY area_code",
         [mid_year],
     )
+    population_year, population_basis = mid_year, f"ONS mid-{mid_year} estimates"
+    scaled = year_matched_population(store, year, mid_year)
+    if scaled is not None:
+        pops = scaled
+        population_year = fy_start(year)
+        population_basis = (
+            f"mid-{population_year} estimated: ONS mid-{mid_year} district populations scaled "
+            f"to Eurostat's region totals for mid-{population_year} (mean of 1 January "
+            f"{population_year} and {population_year + 1})"
+        )
+    population = int(pops.loc[pops["area_code"].isin(place.districts), "population"].sum())
     districts = (
         lines.groupby(["area_code", "area_name", "region_code"], as_index=False)["amount_pence"]
         .sum()
@@ -538,7 +569,12 @@ def count_place(
     ]
     if place.note and place.note.startswith("translated"):
         caveats.insert(0, f"Place codes {place.note}.")
-    if mid_year != fy_start(year):
+    if scaled is not None:
+        caveats.append(
+            f"Per-head figures use population {population_basis}; shares among "
+            f"districts use ONS mid-{mid_year}."
+        )
+    elif mid_year != fy_start(year):
         caveats.append(
             f"No district population for mid-{fy_start(year)} on 2019 boundaries is loaded: "
             f"mid-{mid_year} population is used for shares and per-head figures."
@@ -570,7 +606,8 @@ def count_place(
         place_codes=tuple(place.districts),
         year=year,
         population=population,
-        population_year=mid_year,
+        population_year=population_year,
+        population_basis=population_basis,
         release=release_label(release_for_year(store, year)),
         rows=rows,
         districts=districts,

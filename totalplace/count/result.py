@@ -42,6 +42,8 @@ class CountResult:
     rows: pd.DataFrame
     districts: pd.DataFrame
     reported_by_councils: pd.DataFrame | None = None
+    #: How the population (and so per head) was obtained, in words.
+    population_basis: str = ""
     caveats: list[str] = field(default_factory=list)
     #: CRA lines that councils' own outturn replaced (agency_type, function, amount_pence).
     replaced: pd.DataFrame | None = None
@@ -99,6 +101,7 @@ class CountResult:
             "release": self.release,
             "population": self.population,
             "population_year": self.population_year,
+            "population_basis": self.population_basis,
             "total_gbp": self.total_gbp,
             "per_head_gbp": self.per_head_gbp,
             "rows": rows,
