@@ -22,6 +22,10 @@ def _quiet(_msg: str, _done: int, _total: int) -> None:
     return None
 
 
+#: Simplification (degrees) keeping the 2009 and 2013 district maps under 500 KB each.
+HISTORIC_TOLERANCE = 0.006
+
+
 def reference_tables(mirror: Path) -> dict[str, pd.DataFrame]:
     """The reference tables a count needs, built from mirror files (verified first)."""
     from totalplace.geography import areas, boundaries, crosswalk, footprints
@@ -39,6 +43,14 @@ def reference_tables(mirror: Path) -> dict[str, pd.DataFrame]:
     changes = pd.read_csv(mirror / get_source("la_code_changes").path, encoding="utf-8-sig")
     geo = boundaries.to_geojson(boundaries.district_boundaries(mirror, year=2019))
     upper = boundaries.to_geojson(boundaries.upper_tier_boundaries(mirror, year=2019))
+    historic = [
+        json.dumps(
+            boundaries.to_geojson(
+                boundaries.historic_district_boundaries(mirror, v), HISTORIC_TOLERANCE
+            )
+        )
+        for v in (2009, 2013)
+    ]
     districts = areas.districts_2019(mirror)
     locate(get_source("eurostat_nuts_population"), mirror)
     return {
@@ -50,7 +62,10 @@ def reference_tables(mirror: Path) -> dict[str, pd.DataFrame]:
         "code_changes": changes,
         "council_register": crosswalk.council_register(mirror),
         "geojson": pd.DataFrame(
-            {"level": ["district", "upper_tier"], "value": [json.dumps(geo), json.dumps(upper)]}
+            {
+                "level": ["district", "upper_tier", "district_2009", "district_2013"],
+                "value": [json.dumps(geo), json.dumps(upper), *historic],
+            }
         ),
     }
 

@@ -137,3 +137,42 @@ def _ring(coords: Any) -> list[list[float]] | None:
         return None
     ring: list[list[float]] = xy.tolist()
     return ring
+
+
+def historic_district_boundaries(mirror: Path, vintage: int) -> gpd.GeoDataFrame:
+    """English districts as they were in December 2009 (old ONS codes translated to the GSS
+    codes those councils had, via the mySociety register) or 2013 (GSS ``LAD13CD``), for maps
+    of those years: ``area_code, area_name, geometry`` in EPSG:4326."""
+    from totalplace.geography.crosswalk import snac_to_gss
+
+    if vintage == 2009:
+        gdf = gpd.read_file(mirror / "boundaries/gb_lad2009_bgc_topo.json", layer="data")
+        gss = snac_to_gss(mirror)
+        gdf = gdf[gdf["AREACD"].astype(str).isin(gss)]
+        gdf = gdf.assign(area_code=gdf["AREACD"].map(gss), area_name=gdf["AREANM"])
+        gdf = gdf[gdf["area_code"].str.startswith("E")]
+    elif vintage == 2013:
+        gdf = gpd.read_file(mirror / "boundaries/eng_lad2013_bgc_topo.json", layer="lad")
+        gdf = gdf.assign(area_code=gdf["LAD13CD"], area_name=gdf["LAD13NM"])
+    else:
+        raise ValueError(f"no historic district boundaries for {vintage} (2009 or 2013)")
+    gdf = gdf.set_crs("EPSG:4326", allow_override=True)
+    gdf["geometry"] = gdf.geometry.make_valid().map(_polygons_only)
+    return gpd.GeoDataFrame(
+        gdf[["area_code", "area_name", "geometry"]].reset_index(drop=True),
+        geometry="geometry",
+        crs="EPSG:4326",
+    )
+
+
+def _polygons_only(geom: BaseGeometry) -> BaseGeometry:
+    """Every polygon inside ``geom`` (however nested in collections), as one (multi)polygon."""
+    from shapely.geometry import MultiPolygon
+
+    polys = [
+        p
+        for p in shapely.get_parts(shapely.get_parts(geom))
+        if p.geom_type in ("Polygon", "MultiPolygon")
+    ]
+    flat = [q for p in polys for q in (p.geoms if p.geom_type == "MultiPolygon" else [p])]
+    return flat[0] if len(flat) == 1 else MultiPolygon(flat)
