@@ -220,6 +220,12 @@ def count(
     )
     shares = result.rows.groupby("confidence")["amount_pence"].sum() / max(result.total_pence, 1)
     console.print("confidence: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
+    if result.real_terms is not None:
+        rt = result.real_terms
+        console.print(
+            f"in {rt['base_year']} prices: £{rt['total_gbp']:,.0f} "
+            f"(£{rt['per_head_gbp'] or 0:,.0f} per head; GDP deflator x{rt['factor']:.4f})"
+        )
     if result.reported_by_councils is not None:
         console.print(
             "of which reported by councils (revenue outturn): "
@@ -478,6 +484,35 @@ def footprint(
         _fail(exc)
         return
     console.print(f"{agency_code} covers {len(districts)} districts: {', '.join(districts)}")
+
+
+@app.command()
+def deflators(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="HM Treasury 'GDP deflators at market prices, and money GDP' workbook (.xlsx)."
+        ),
+    ],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Load HM Treasury's GDP deflators so counts also show real terms."""
+    from totalplace.count.deflators import PUBLISHER_PAGE, read_hmt_deflators
+    from totalplace.ledger.store import Store
+
+    try:
+        frame = read_hmt_deflators(path).assign(
+            source=f"HM Treasury, {path.name} ({PUBLISHER_PAGE})"
+        )
+        with Store(_settings(workspace).store_path) as store:
+            store.replace_table("deflators", frame)
+    except TotalPlaceError as exc:
+        _fail(exc)
+        return
+    console.print(
+        f"{len(frame)} financial years of GDP deflators loaded "
+        f"({frame['year'].min()} to {frame['year'].max()})"
+    )
 
 
 @app.command()

@@ -491,6 +491,30 @@ def year_matched_population(store: Store, year: str, mid_year: int) -> pd.DataFr
     return None if df.empty or len(df) < 300 else df
 
 
+def real_terms(
+    store: Store, year: str, total_pence: int, population: int
+) -> dict[str, object] | None:
+    """The count in the latest deflator year's prices, if a deflator series is loaded."""
+    from totalplace.count.deflators import real_terms_factor
+    from totalplace.errors import TotalPlaceError
+
+    if "deflators" not in store.tables():
+        return None
+    series = store.query('SELECT year, "index", source FROM deflators')
+    try:
+        factor, base = real_terms_factor(series, year)
+    except TotalPlaceError:
+        return None
+    total = total_pence / 100 * factor
+    return {
+        "base_year": base,
+        "factor": factor,
+        "total_gbp": round(total, 2),
+        "per_head_gbp": round(total / population, 2) if population else None,
+        "source": str(series["source"].iloc[0]),
+    }
+
+
 def population_of(
     store: Store, codes: list[str], mid_year: int, age_min: int = 0, age_max: int = 999
 ) -> int:
@@ -601,7 +625,14 @@ def count_place(
             "for the functions it covers, within each authority's area (police and fire "
             "authorities included)."
         )
+    real = real_terms(store, year, int(rows["amount_pence"].sum()), population)
+    if real is None:
+        caveats.append(
+            "Cash terms: no GDP deflator series is loaded "
+            "(`totalplace deflators FILE.xlsx` with HM Treasury's workbook)."
+        )
     return CountResult(
+        real_terms=real,
         place_name=place.name,
         place_codes=tuple(place.districts),
         year=year,

@@ -44,6 +44,8 @@ class CountResult:
     reported_by_councils: pd.DataFrame | None = None
     #: How the population (and so per head) was obtained, in words.
     population_basis: str = ""
+    #: Real terms (base_year, factor, total_gbp, per_head_gbp, source) when deflators are loaded.
+    real_terms: dict[str, Any] | None = None
     caveats: list[str] = field(default_factory=list)
     #: CRA lines that councils' own outturn replaced (agency_type, function, amount_pence).
     replaced: pd.DataFrame | None = None
@@ -102,6 +104,7 @@ class CountResult:
             "population": self.population,
             "population_year": self.population_year,
             "population_basis": self.population_basis,
+            "real_terms": self.real_terms,
             "total_gbp": self.total_gbp,
             "per_head_gbp": self.per_head_gbp,
             "rows": rows,
