@@ -3,6 +3,7 @@ run as a formula (OWASP CSV injection: = + - @ tab CR at the start). Numbers sta
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,17 @@ from totalplace.errors import TotalPlaceError
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: Control characters a spreadsheet cannot hold (XML 1.0 forbids them); tab, LF, CR are kept.
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def neutralise(value: Any) -> Any:
-    """Prefix a text cell that starts like a formula with a quote; leave other values alone."""
-    if isinstance(value, str) and value.startswith(_TRIGGERS):
-        return "'" + value
+    """Make a text cell inert: control characters a workbook cannot hold become U+FFFD, and
+    text that starts like a formula gets a leading quote. Other values are left alone."""
+    if isinstance(value, str):
+        value = _ILLEGAL.sub("\ufffd", value)
+        if value.startswith(_TRIGGERS):
+            return "'" + value
     return value
 
 
