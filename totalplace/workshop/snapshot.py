@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -326,9 +327,14 @@ def write_pack(
 ) -> ExportPack:
     """Write ``<stem>.xlsx`` and ``<stem>.html`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    xlsx = write_xlsx(content, events, out_dir / f"{stem}.xlsx", meta=meta)
-    page = out_dir / f"{stem}.html"
-    page.write_text(render_html(content, events, meta=meta), encoding="utf-8")
+    # each file is written under a temporary name and renamed into place, so a crash mid-export
+    # never leaves a half-written pack that looks complete
+    xlsx, page = out_dir / f"{stem}.xlsx", out_dir / f"{stem}.html"
+    tmp_xlsx, tmp_page = out_dir / f".{stem}.xlsx.part", out_dir / f".{stem}.html.part"
+    write_xlsx(content, events, tmp_xlsx, meta=meta)
+    tmp_page.write_text(render_html(content, events, meta=meta), encoding="utf-8")
+    os.replace(tmp_xlsx, xlsx)
+    os.replace(tmp_page, page)
     return ExportPack(xlsx=xlsx, html=page)
 
 
