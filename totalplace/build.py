@@ -134,7 +134,11 @@ def build_workspace(
                 continue
             reports.append(
                 ingest_file(
-                    store, path, source_id=source.id, adapter=source.adapter, options=options
+                    store,
+                    path,
+                    source_id=source.id,
+                    adapter=source.adapter,
+                    options={**options, **source.options},
                 )
             )
         _add_authority_footprints(store, mirror)

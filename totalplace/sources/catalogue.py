@@ -12,7 +12,7 @@ import os
 import tempfile
 import tomllib
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +38,8 @@ class Source:
     sha256: str
     adapter: str
     role: str
+    #: Options the adapter needs for this file (e.g. the paying body of a file that omits it).
+    options: dict[str, str] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=4)
