@@ -33,6 +33,9 @@ def create_app(workspace: data.WorkspaceLike | None = None) -> dash.Dash:
         suppress_callback_exceptions=True,
     )
     app.layout = _shell
+    from totalplace.api import register_api
+
+    register_api(app.server, data.get_workspace)
     return app
 
 

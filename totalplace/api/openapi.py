@@ -193,6 +193,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {"agency": OPT_STR, "agency_type": OPT_STR, "service_line": OPT_STR, "amount_gbp": GBP}
     ),
     "Councils": _obj({"total_gbp": GBP, "rows": _list(_ref("CouncilRow"))}),
+    "RealTerms": _obj(
+        {
+            "base_year": STR,
+            "factor": NUM,
+            "total_gbp": GBP,
+            "per_head_gbp": OPT_GBP,
+            "source": STR,
+        }
+    ),
     "Elimination": _obj(
         {
             "payer": OPT_STR,
@@ -211,6 +220,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "release": STR,
             "population": INT,
             "population_year": INT,
+            "population_basis": {"type": "string", "description": "how population was obtained"},
+            "real_terms": {
+                "description": "the count in a base year's prices, where deflators are loaded",
+                "oneOf": [_ref("RealTerms"), {"type": "null"}],
+            },
             "total_gbp": GBP,
             "per_head_gbp": OPT_GBP,
             "rows": _list(_ref("CountRow")),
@@ -221,7 +235,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
             "caveats": STRS,
             "source": _ref("Source"),
-        }
+        },
+        optional=("population_basis", "real_terms"),
     ),
     "DeepDiveRule": _obj(
         {
@@ -291,7 +306,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "source": _ref("Source"),
         }
     ),
-    "FlowNode": _obj({"id": STR, "label": STR, "stage": FLOW_STAGE, "amount_gbp": GBP}),
+    "FlowNode": _obj(
+        {
+            "id": STR,
+            "label": STR,
+            "stage": FLOW_STAGE,
+            "kind": {
+                "type": ["string", "null"],
+                "description": "funders: 'central' (a CRA body) or 'council' (own outturn)",
+            },
+            "amount_gbp": GBP,
+        }
+    ),
     "FlowLink": _obj(
         {
             "source": STR,
@@ -427,10 +453,11 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
     "/flows": {
         "summary": "Money flows: funder -> agency type -> function",
         "description": (
-            "Nodes and links of the count in GBP. Funders are the departments as HM Treasury's "
-            "CRA publishes them (councils' own outturn is shown under Local government "
-            "(England)). The CRA lines councils' outturn replaced are links marked "
-            "eliminated: true; they are not in the count or in node amounts."
+            "Nodes and links of the count in GBP, as the dashboard's flows show them. A funder "
+            "is the body a line is published under: the department (or other body) for HM "
+            "Treasury CRA lines, the authority for its own outturn. The CRA lines councils' "
+            "outturn replaced are links marked eliminated: true; they are not in the count or "
+            "in node amounts."
         ),
         "params": ["place", "year"],
         "schema": "Flows",

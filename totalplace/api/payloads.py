@@ -11,15 +11,13 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from totalplace.count.result import CountResult
 from totalplace.geography.places import Place
 from totalplace.sources.catalogue import load_catalogue
 
-#: The CRA department whose lines authorities' own outturn replaces (see count.engine); the
-#: outturn lines are shown as funded from it too, so a flow shows what replaced what.
-LOCAL_GOVERNMENT = "Local government (England)"
 FLOW_STAGES = ("funder", "agency_type", "function")
 #: Columns of /rows, in order.
 ROW_COLUMNS = (
@@ -192,37 +190,15 @@ def _with_gbp(value: Any) -> Any:
     return value
 
 
-def flows_json(result: CountResult) -> dict[str, Any]:
-    """Funder -> agency type -> function: nodes and links in GBP. The CRA lines councils' own
-    outturn replaced are links with ``eliminated: true`` (not in the count, not in node totals)."""
-    lines = result.lines if result.lines is not None else pd.DataFrame(columns=["amount_pence"])
-    # CRA lines name their department; authorities' own outturn (and transfers consolidation
-    # took out of it, netted here) is local government's spend
-    funder = lines["agency"].where(lines["basis"] == "apportioned", LOCAL_GOVERNMENT)
-    kept = pd.DataFrame(
-        {
-            "funder": funder,
-            "agency_type": lines["agency_type"],
-            "function": lines["function"],
-            "amount_pence": lines["amount_pence"].astype("int64"),
-            "eliminated": False,
-        }
-    )
-    frames = [kept]
-    if result.replaced is not None and len(result.replaced):
-        rep = result.replaced
-        frames.append(
-            pd.DataFrame(
-                {
-                    "funder": LOCAL_GOVERNMENT,
-                    "agency_type": rep["agency_type"],
-                    "function": rep["function"],
-                    "amount_pence": rep["amount_pence"].astype("int64"),
-                    "eliminated": True,
-                }
-            )
-        )
-    flows = pd.concat(frames, ignore_index=True).fillna({"funder": "(unknown)", "function": "-"})
+def flows_json(result: CountResult, table: pd.DataFrame) -> dict[str, Any]:
+    """Funder -> agency type -> function as nodes and links in GBP, from ``table``
+    (``queries.flow_table`` of the count: the dashboard's flows). The CRA lines councils' own
+    outturn replaced are links with ``eliminated: true``: not in the count or node amounts."""
+    flows = table.assign(
+        eliminated=table["replaced"].astype(bool),
+        amount_pence=table["amount_pence"].astype("int64"),
+    ).fillna({"funder": "(not named)", "agency_type": "(not named)", "function": "-"})
+    kinds = dict(zip(flows["funder"], flows["funder_kind"], strict=True))
     links: list[dict[str, Any]] = []
     for a, b in itertools.pairwise(FLOW_STAGES):
         g = flows.groupby([a, b, "eliminated"], as_index=False)["amount_pence"].sum()
@@ -247,6 +223,7 @@ def flows_json(result: CountResult) -> dict[str, Any]:
                 "id": _node_id(stage, x),
                 "label": str(x),
                 "stage": stage,
+                "kind": _text(kinds.get(x)) if stage == "funder" else None,
                 "amount_gbp": gbp(sums.get(x, 0)),
             }
             for x in labels
@@ -309,26 +286,31 @@ def map_json(
     )
 
 
-def ordered_lines(result: CountResult) -> pd.DataFrame:
-    """The count's lines in the API's stable order, with every ROW_COLUMNS column."""
+def line_order(result: CountResult) -> np.ndarray:
+    """Positions of the count's lines in the API's stable order (kept instead of a sorted copy:
+    eight bytes a line)."""
+    lines = _conformed(result)
+    keys = [*ROW_ORDER, *(c for c in ROW_COLUMNS if c not in ROW_ORDER)]
+    ordered = lines.reset_index(drop=True).sort_values(keys, kind="mergesort", na_position="first")
+    return ordered.index.to_numpy(dtype="int64")
+
+
+def _conformed(result: CountResult) -> pd.DataFrame:
+    """The count's lines with every ROW_COLUMNS column (missing ones empty)."""
     lines = result.lines if result.lines is not None else pd.DataFrame()
     missing = {c: None for c in (*ROW_COLUMNS, "amount_pence") if c not in lines.columns}
-    lines = lines.assign(**missing) if missing else lines
-    keys = [*ROW_ORDER, *(c for c in ROW_COLUMNS if c not in ROW_ORDER)]
-    ordered = lines.sort_values(keys, kind="mergesort", na_position="first", ignore_index=True)
-    return ordered[[*ROW_COLUMNS, "amount_pence"]]
+    return lines.assign(**missing) if missing else lines
 
 
 def pages_of(total: int, page_size: int) -> int:
     return max(1, math.ceil(total / page_size))
 
 
-def rows_json(
-    result: CountResult, lines: pd.DataFrame, page: int, page_size: int
-) -> dict[str, Any]:
-    """One page of the count's lines with their provenance (file, row, basis, driver)."""
+def rows_json(result: CountResult, order: np.ndarray, page: int, page_size: int) -> dict[str, Any]:
+    """One page of the count's lines (in ``order``, see ``line_order``) with their provenance
+    (file, row, basis, driver)."""
     start = (page - 1) * page_size
-    part = lines.iloc[start : start + page_size]
+    part = _conformed(result).iloc[order[start : start + page_size]]
     rows = []
     for rec in part.to_dict("records"):
         row: dict[str, Any] = {c: _text(rec[c]) for c in ROW_COLUMNS if c != "row"}
@@ -342,10 +324,10 @@ def rows_json(
             "districts": list(result.place_codes),
             "year": result.year,
             "total_gbp": gbp(result.total_pence),
-            "total_rows": len(lines),
+            "total_rows": len(order),
             "page": page,
             "page_size": page_size,
-            "pages": pages_of(len(lines), page_size),
+            "pages": pages_of(len(order), page_size),
             "order": list(ROW_ORDER),
             "rows": rows,
             "source": count_source(result),

@@ -76,24 +76,40 @@ def register_api(server: Flask, get_workspace: WorkspaceGetter) -> None:
 
 
 class _Cache:
-    """Answers of one workspace, least recently used dropped first; one computation at a time
-    (the store's DuckDB connection is shared)."""
+    """Answers of one workspace, least recently used dropped first once there are ``size`` of
+    them or they hold more than ``budget`` count lines (an England-wide count has ~300,000);
+    one computation at a time (the store's DuckDB connection is shared)."""
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 64, budget: int = 1_000_000) -> None:
         self.size = size
-        self.items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self.budget = budget
+        self.items: OrderedDict[tuple[Any, ...], tuple[Any, int]] = OrderedDict()
         self.lock = threading.RLock()
 
     def get(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
-                return self.items[key]
+                value: T = self.items[key][0]
+                return value
             value = compute()
-            self.items[key] = value
-            while len(self.items) > self.size:
+            self.items[key] = (value, _weight(value))
+            while len(self.items) > 1 and (
+                len(self.items) > self.size or sum(w for _, w in self.items.values()) > self.budget
+            ):
                 self.items.popitem(last=False)
             return value
+
+
+def _weight(value: Any) -> int:
+    """Roughly how many lines an answer holds (1 for small ones)."""
+    for name in ("lines", "allocations"):  # a CountResult, a ThemeBreakdown
+        frame = getattr(value, name, None)
+        if isinstance(frame, pd.DataFrame):
+            return max(len(frame), 1)
+    if isinstance(value, pd.DataFrame):
+        return max(len(value), 1)
+    return 1
 
 
 _caches: weakref.WeakKeyDictionary[Any, _Cache] = weakref.WeakKeyDictionary()
@@ -235,22 +251,51 @@ def _count(ws: Workspace, cache: _Cache, place: Place, year: str) -> CountResult
         return cache.get(("count", place, year), lambda: ws.count(place, year))
 
 
-def _region_counts(ws: Workspace, cache: _Cache, region: str, year: str) -> pd.DataFrame:
+def _districts_of_england(ws: Workspace, cache: _Cache, year: str) -> pd.DataFrame:
+    """Every district's count of ``year`` (the dashboard's fast path, equal to the engine's to
+    the penny) with name, region and the population per-head figures use."""
+    from totalplace import queries
+
     def compute() -> pd.DataFrame:
-        f = ws.region_district_counts(region, year)
-        return f[f["region_code"] == region] if "region_code" in f else f.assign(region_code=region)
+        spend = queries.district_spend(ws.store, year)
+        amounts = spend.groupby("area_code", as_index=False)["amount_pence"].sum()
+        ref = queries.district_reference(ws.store)[["area_code", "area_name", "region_code"]]
+        frame = ref.merge(amounts, on="area_code", how="left")
+        frame["amount_pence"] = frame["amount_pence"].fillna(0).astype("int64")
+        population = _population(ws, cache, year)[0]
+        return frame.merge(population, on="area_code", how="left")
 
     with _library_errors():
-        return cache.get(("region", region, year), compute)
+        return cache.get(("england", year), compute)
+
+
+def _population(ws: Workspace, cache: _Cache, year: str) -> tuple[pd.DataFrame, int, str]:
+    """District populations for per-head figures as the count takes them (year-matched where
+    it can be estimated, else the drivers' mid-year), their year, and how they were obtained."""
+    from totalplace import queries
+    from totalplace.count.engine import best_mid_year, fy_start, year_matched_population
+
+    def compute() -> tuple[pd.DataFrame, int, str]:
+        mid = best_mid_year(ws.store, year)
+        scaled = year_matched_population(ws.store, year, mid)
+        if scaled is not None:
+            return (
+                scaled,
+                fy_start(year),
+                f"Per-head figures use mid-{fy_start(year)} population estimated by scaling ONS "
+                f"mid-{mid} districts to Eurostat's region totals; shares use ONS mid-{mid}.",
+            )
+        note = f"Shares and per-head figures use ONS mid-{mid} district population"
+        if mid != fy_start(year):
+            note += f" (no mid-{fy_start(year)} district population is loaded)"
+        return queries.district_population(ws.store, mid), mid, note + "."
+
+    with _library_errors():
+        return cache.get(("population", year), compute)
 
 
 def _map_source(ws: Workspace, cache: _Cache, year: str) -> dict[str, Any]:
-    from totalplace.count.engine import (
-        OUTTURN_SOURCES,
-        best_mid_year,
-        release_for_year,
-        release_label,
-    )
+    from totalplace.count.engine import OUTTURN_SOURCES, release_for_year, release_label
 
     def compute() -> dict[str, Any]:
         cra = release_for_year(ws.store, year)
@@ -259,19 +304,18 @@ def _map_source(ws: Workspace, cache: _Cache, year: str) -> dict[str, Any]:
             [year, list(OUTTURN_SOURCES)],
         )
         sources = [cra, *map(str, loaded["source_id"])]
+        _, pop_year, pop_note = _population(ws, cache, year)
         caveats = [
             "HM Treasury CRA gives spend by region; it is shared among districts by each line's "
             "driver (population or an age band).",
-        ]
-        caveats.append(
+            pop_note,
             "Councils' own revenue outturn replaces CRA local-government current spend for the "
             "functions it covers."
             if len(sources) > 1
             else f"Councils' own revenue outturn is not loaded for {year}: councils' spend is "
-            "apportioned from CRA."
-        )
-        mid = best_mid_year(ws.store, year)
-        return payloads.source_note(sources, caveats, mid, [release_label(s) for s in sources])
+            "apportioned from CRA.",
+        ]
+        return payloads.source_note(sources, caveats, pop_year, [release_label(s) for s in sources])
 
     with _library_errors():
         return cache.get(("map-source", year), compute)
@@ -404,8 +448,15 @@ def flows() -> Response:
     query = _query("/flows")
     ws, cache = _workspace()
     year = _year(ws, cache, query)
-    result = _count(ws, cache, _place(ws, query), year)
-    return _json(payloads.flows_json(result))
+    from totalplace import queries
+
+    place = _place(ws, query)
+    result = _count(ws, cache, place, year)
+    with _library_errors():
+        table = cache.get(
+            ("flows", place, year), lambda: queries.flow_table(result.lines, result.replaced)
+        )
+    return _json(payloads.flows_json(result, table))
 
 
 @api.get("/map")
@@ -417,9 +468,9 @@ def district_map() -> Response:
     if measure not in _MEASURES:
         raise ApiError(400, f"measure must be one of {', '.join(_MEASURES)}, not {measure[:40]!r}")
     region = _region(ws, query)
-    regions = [region] if region else _regions(ws)
-    frames = [_region_counts(ws, cache, r, year) for r in regions]
-    frame = pd.concat(frames, ignore_index=True)
+    frame = _districts_of_england(ws, cache, year)
+    if region is not None:
+        frame = frame[frame["region_code"] == region]
     source = _map_source(ws, cache, year)
     return _json(payloads.map_json(frame, year, measure, region, source))
 
@@ -433,11 +484,11 @@ def rows() -> Response:
     size = _int(query, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
     place = _place(ws, query)
     result = _count(ws, cache, place, year)
-    lines = cache.get(("rows", place, year), lambda: payloads.ordered_lines(result))
-    pages = payloads.pages_of(len(lines), size)
+    order = cache.get(("rows", place, year), lambda: payloads.line_order(result))
+    pages = payloads.pages_of(len(order), size)
     if page > pages:
         raise ApiError(404, f"page {page} is past the last page ({pages} pages of {size} rows)")
-    return _json(payloads.rows_json(result, lines, page, size))
+    return _json(payloads.rows_json(result, order, page, size))
 
 
 @api.get("/openapi.json")

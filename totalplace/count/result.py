@@ -92,7 +92,12 @@ class CountResult:
             councils = {
                 "total_gbp": int(self.reported_by_councils["amount_pence"].sum()) / 100,
                 "rows": [
-                    {k: (v / 100 if k == "amount_pence" else v) for k, v in r.items()}
+                    {
+                        ("amount_gbp" if k == "amount_pence" else k): (
+                            v / 100 if k == "amount_pence" else v
+                        )
+                        for k, v in r.items()
+                    }
                     for r in self.reported_by_councils.to_dict("records")
                 ],
             }
