@@ -13,6 +13,7 @@ from dash import dcc, html
 from flask import Flask
 
 from dashboards import data
+from totalplace.workshop import WorkshopService
 
 HERE = Path(__file__).resolve().parent
 PAGES_FOLDER = HERE / "pages"
@@ -36,7 +37,18 @@ def create_app(workspace: data.WorkspaceLike | None = None) -> dash.Dash:
     from totalplace.api import register_api
 
     register_api(app.server, data.get_workspace)
+    from totalplace.api.workshop_routes import register_workshop_api
+
+    register_workshop_api(app.server, _workshop_service)
     return app
+
+
+def _workshop_service() -> WorkshopService:
+    """The workshop database named by the settings (SQLite in the workspace by default)."""
+    from totalplace.config import Settings
+    from totalplace.workshop import WorkshopService
+
+    return WorkshopService.from_url(Settings().db_url, migrate=True)
 
 
 def _shell() -> html.Div:
