@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,117 +19,24 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from totalplace.devtools.postgres import PgServer, pg_bin, throwaway_postgres
 from totalplace.workshop import db
 from totalplace.workshop.service import FigureCell, WorkshopService
 
 PLACE, YEAR = "Birmingham", "2010-11"
 
 
-# -- PostgreSQL, started here --------------------------------------------------------------------
-def _pg_bin() -> Path | None:
-    env = os.environ.get("TOTALPLACE_PG_BIN")
-    if env:
-        return Path(env) if (Path(env) / "initdb").exists() else None
-    found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
-    )
-    if found:
-        return found[-1].parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class PgServer:
-    host: str
-    port: int
-
-    def url(self, dbname: str) -> str:
-        return f"postgresql+psycopg://postgres@{self.host}:{self.port}/{dbname}"
-
-    def admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(
-            host=self.host, port=self.port, user="postgres", dbname="postgres", autocommit=True
-        ) as conn:
-            conn.execute(sql.encode())
-
-
+# -- PostgreSQL, started here (totalplace.devtools.postgres) -------------------------------
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PgServer]:
-    bin_dir = _pg_bin()
+    bin_dir = pg_bin()
     if bin_dir is None:
         reason = "PostgreSQL binaries not found (apt-get install postgresql, or TOTALPLACE_PG_BIN)"
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must test PostgreSQL: {reason}")
         pytest.skip(reason)
-    as_root = os.geteuid() == 0
-    tmp = Path(tempfile.mkdtemp(prefix="totalplace-pg-"))
-    if as_root:
-        shutil.chown(tmp, "postgres", "postgres")
-    tmp.chmod(0o700)
-    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-
-    def run(*args: str) -> None:
-        done = subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            log = (tmp / "log").read_text() if (tmp / "log").exists() else ""
-            raise RuntimeError(f"{' '.join(args[:2])} failed:\n{done.stdout}{done.stderr}{log}")
-
-    data = tmp / "data"
-    started = False
-    try:
-        run(
-            str(bin_dir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-        )
-        for _attempt in range(3):  # another process may take the free port first
-            port = _free_port()
-            opts = (
-                f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
-            )
-            try:
-                run(
-                    str(bin_dir / "pg_ctl"),
-                    "-D",
-                    str(data),
-                    "-l",
-                    str(tmp / "log"),
-                    "-w",
-                    "-t",
-                    "30",
-                    "-o",
-                    opts,
-                    "start",
-                )
-                started = True
-                break
-            except RuntimeError:
-                continue
-        if not started:
-            raise RuntimeError(f"PostgreSQL did not start: {(tmp / 'log').read_text()}")
-        yield PgServer("127.0.0.1", port)
-    finally:
-        if started:
-            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(tmp, ignore_errors=True)
+    with throwaway_postgres(bin_dir) as server:
+        yield server
 
 
 # -- one fresh database per test, on each backend --------------------------------------------------
