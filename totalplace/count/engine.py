@@ -146,6 +146,7 @@ SELECT rid, region_code, area_code, area_name, agency, agency_type, function_cod
        subfunction, spend_kind, description, source_id, file, "row", driver,
        (q + CASE WHEN rk <= short THEN 1 ELSE 0 END)::BIGINT AS amount_pence
 FROM ranked
+WHERE $keep IS NULL OR list_contains($keep, area_code)
 """
 
 
@@ -168,9 +169,11 @@ def apportioned_rows(
     regions: list[str] | None = None,
     source_id: str | None = None,
     options: CountOptions | None = None,
+    keep: list[str] | None = None,
 ) -> pd.DataFrame:
     """Every CRA regional ledger row of ``year`` shared among its region's districts by its
-    driver. One row per (ledger row, district); each ledger row's parts sum to it exactly."""
+    driver. One row per (ledger row, district); each ledger row's parts sum to it exactly.
+    ``keep`` returns only those districts' parts (the sharing still uses the whole region)."""
     opts = options or CountOptions()
     sid = source_id or release_for_year(store, year)
     mid_year = opts.mid_year or best_mid_year(store, year)
@@ -190,12 +193,16 @@ def apportioned_rows(
     con.register("_drvmap", pairs)
     con.register("_weights", weights)
     try:
-        out = store.query(_APPORTION_SQL, {"regions": regions, "source_id": sid, "year": year})
+        out = store.query(
+            _APPORTION_SQL,
+            {"regions": regions, "source_id": sid, "year": year, "keep": keep},
+        )
     finally:
         con.unregister("_drvmap")
         con.unregister("_weights")
     out["basis"] = "apportioned"
-    out["driver"] = [driver_label(d, mid_year, year) for d in out["driver"]]
+    labels = {d: driver_label(d, mid_year, year) for d in out["driver"].unique()}
+    out["driver"] = out["driver"].map(labels)
     out["confidence"] = (
         "apportioned, same-year driver"
         if mid_year == fy_start(year)
@@ -264,9 +271,7 @@ def district_lines(
     local-government current spend where loaded) and the CRA lines that outturn replaced."""
     opts = options or CountOptions()
     mid_year = opts.mid_year or best_mid_year(store, year)
-    cra = apportioned_rows(store, year, regions=regions, options=opts)
-    if districts is not None:
-        cra = cra[cra["area_code"].isin(districts)]
+    cra = apportioned_rows(store, year, regions=regions, options=opts, keep=districts)
     empty = cra.iloc[0:0]
     if not opts.use_outturn:
         return cra, empty

@@ -71,6 +71,7 @@ class Store:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._local = threading.local()
         self._owner = threading.current_thread()
+        self._tables: list[str] | None = None
 
     # -- connection -------------------------------------------------------------------------
     @property
@@ -106,6 +107,7 @@ class Store:
             self._con.close()
             self._con = None
             self._local = threading.local()
+            self._tables = None
 
     def __enter__(self) -> Store:
         return self
@@ -221,11 +223,15 @@ class Store:
         with self.transaction() as con:
             con.register("_frame", frame)
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+            self._tables = None
             con.unregister("_frame")
 
     # -- reads --------------------------------------------------------------------------------
     def tables(self) -> list[str]:
-        return [r[0] for r in self.con.execute("SHOW TABLES").fetchall()]
+        """Table names (cached: only `replace_table` and `init_schema` create tables)."""
+        if self._tables is None:
+            self._tables = [r[0] for r in self.con.execute("SHOW TABLES").fetchall()]
+        return list(self._tables)
 
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a read query and return a DataFrame."""
