@@ -6,8 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from totalplace.config import default_mirror
+
+# Property tests check behaviour, not speed: no per-example deadline (a loaded CI machine would
+# make timing flaky; speed is measured in benchmarks/).
+settings.register_profile("totalplace", deadline=None)
+settings.load_profile("totalplace")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
