@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
+from totalplace import queries
+from totalplace.errors import StoreError
+
 if TYPE_CHECKING:
     from totalplace.count.result import CountResult
 
@@ -118,4 +121,332 @@ def district_geojson() -> dict[str, Any]:
         return get_workspace().district_geojson()
 
 
-_CACHED = (pilot_names, years, count, region_map_frame, district_geojson)
+# -- the analysts' pages: maps, flows, comparisons, explore, sources, agency -------------------
+
+
+def _store() -> Any:
+    """The workspace's store (only ``dashboards.data`` touches it), or a clear error."""
+    store = getattr(get_workspace(), "store", None)
+    if store is None:
+        raise StoreError("this view needs a built workspace: run `totalplace build`")
+    return store
+
+
+@lru_cache(maxsize=1)
+def district_reference() -> pd.DataFrame:
+    """English districts (2019) with upper tier and region (treat as read-only)."""
+    with _query_lock:
+        return queries.district_reference(_store())
+
+
+@lru_cache(maxsize=2)
+def boundaries(level: str) -> dict[str, Any]:
+    """Boundaries of ``level`` ('district' or 'upper_tier') as GeoJSON, feature id = GSS code."""
+    if level == "district":
+        return district_geojson()
+    with _query_lock:
+        return queries.geojson(_store(), level)
+
+
+def population_sentence(for_years: tuple[str, ...] | None = None) -> str:
+    """What per head divides by in ``for_years`` (all years by default), in one sentence."""
+    chosen = list(for_years or years())
+    order = {y: i for i, y in enumerate(years())}
+    groups: dict[str, list[str]] = {}
+    for y in chosen:
+        pop = count_population(y)
+        scaled = "scaled" in pop.basis
+        key = (
+            "each year's own mid-year population, estimated by scaling ONS mid-2019 districts "
+            "to Eurostat's region totals"
+            if scaled
+            else pop.basis
+        )
+        groups.setdefault(key, []).append(y)
+    parts = [f"{_runs(ys, order)}: {basis}" for basis, ys in groups.items()]
+    return "Per head divides by the population the count uses (" + "; ".join(parts) + ")."
+
+
+def _runs(ys: list[str], order: dict[str, int]) -> str:
+    """'2004-05 to 2008-09, 2010-11' for consecutive runs of years."""
+    runs: list[list[str]] = []
+    for y in sorted(ys, key=lambda v: order.get(v, 0)):
+        if runs and order.get(y, -9) == order.get(runs[-1][-1], -9) + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    return ", ".join(r[0] if len(r) == 1 else f"{r[0]} to {r[-1]}" for r in runs)
+
+
+@lru_cache(maxsize=2)
+def boundary_bounds(level: str) -> dict[str, tuple[float, float, float, float]]:
+    """Each area's bounding box (west, south, east, north) at ``level``, to fit a map's view."""
+    from dashboards.figures.maps import feature_bounds
+
+    return feature_bounds(boundaries(level))
+
+
+@lru_cache(maxsize=32)
+def mid_year(year: str) -> int:
+    """The population mid-year the count of ``year`` uses for shares and per-head figures."""
+    from totalplace.count.engine import best_mid_year
+
+    with _query_lock:
+        return best_mid_year(_store(), year)
+
+
+@lru_cache(maxsize=16)
+def count_population(year: str) -> queries.CountPopulation:
+    """The district populations the count of ``year`` divides by for per-head figures."""
+    with _query_lock:
+        return queries.count_population(_store(), year)
+
+
+@lru_cache(maxsize=16)
+def district_spend(year: str) -> pd.DataFrame:
+    """Every English district's count of ``year`` by agency, agency type, function and basis
+    (``totalplace.queries.district_spend``; ~1-3 s the first time, then cached)."""
+    with _query_lock:
+        return queries.district_spend(_store(), year)
+
+
+@lru_cache(maxsize=1)
+def function_options() -> tuple[tuple[str, str], ...]:
+    """COFOG divisions as (code, label), in code order."""
+    with _query_lock:
+        frame = queries.functions(_store())
+    return tuple(
+        (str(c), str(f)) for c, f in zip(frame["function_code"], frame["function"], strict=True)
+    )
+
+
+@lru_cache(maxsize=1)
+def agency_dimensions() -> pd.DataFrame:
+    """Agencies by type as the count names them (agency_type, agency, amount_pence)."""
+    with _query_lock:
+        return queries.spend_dimensions(_store())
+
+
+def agency_types() -> tuple[str, ...]:
+    """Agency types in the store, alphabetically."""
+    return tuple(sorted(agency_dimensions()["agency_type"].dropna().astype(str).unique()))
+
+
+def agencies(agency_type: str) -> tuple[str, ...]:
+    """The bodies of one agency type, largest (England, all years) first."""
+    dims = agency_dimensions()
+    sel = dims[dims["agency_type"] == agency_type]
+    sel = sel.groupby("agency", as_index=False)["amount_pence"].sum()
+    return tuple(sel.sort_values("amount_pence", ascending=False)["agency"].astype(str))
+
+
+@lru_cache(maxsize=1)
+def pilot_members() -> dict[str, tuple[str, ...]]:
+    """Each pilot's districts (2019 codes)."""
+    with _query_lock:
+        pilots = get_workspace().pilots()
+    return {name: tuple(getattr(p, "districts", ()) or ()) for name, p in pilots.items()}
+
+
+@lru_cache(maxsize=1)
+def area_options() -> tuple[tuple[str, str], ...]:
+    """Districts and counties a peer group can be made of, as (code, label)."""
+    ref = district_reference()
+    districts = [(str(c), str(n)) for c, n in zip(ref["area_code"], ref["area_name"], strict=True)]
+    multi = ref.groupby(["utla_code", "utla_name"]).size()
+    counties = [(str(c), f"{n} (county)") for (c, n), k in multi.items() if k > 1]
+    return tuple(sorted(districts + counties, key=lambda o: o[1]))
+
+
+def area_members(code: str) -> tuple[str, ...]:
+    """The districts of a district or county code (empty if unknown)."""
+    ref = district_reference()
+    own = ref[ref["area_code"] == code]
+    if len(own):
+        return (code,)
+    return tuple(ref.loc[ref["utla_code"] == code, "area_code"].astype(str))
+
+
+def area_label(code: str) -> str:
+    """A district's or county's name, or the code itself if unknown."""
+    return dict(area_options()).get(code, code)
+
+
+@lru_cache(maxsize=128)
+def map_frame(
+    year: str,
+    level: str,
+    region: str | None,
+    place: str | None,
+    function_code: str | None = None,
+    agency_type: str | None = None,
+) -> pd.DataFrame:
+    """One measure by district or upper tier, for England or one region; ``in_place`` marks
+    the place's areas. Columns: area_code, area_name, region_code, population, amount_pence,
+    amount_gbp, per_head_gbp, in_place."""
+    frame = queries.measure_by_area(
+        district_spend(year),
+        district_reference(),
+        count_population(year).frame,
+        level=level,
+        regions=[region] if region else None,
+        function_code=function_code,
+        agency_type=agency_type,
+    )
+    members = set(pilot_members().get(place or "", ()))
+    if level == "upper_tier":
+        ref = district_reference()
+        members = set(ref.loc[ref["area_code"].isin(members), "utla_code"].astype(str))
+    frame["in_place"] = frame["area_code"].isin(members)
+    return frame
+
+
+def region_name(region_code: str | None) -> str:
+    """A region's name ('South East'), or 'its region' if unknown."""
+    ref = district_reference()
+    names = ref.loc[ref["region_code"] == region_code, "region_name"]
+    return str(names.iloc[0]) if len(names) else "its region"
+
+
+def place_region(place: str) -> str | None:
+    """The region of most of a pilot's districts."""
+    ref = district_reference()
+    codes = pilot_members().get(place, ())
+    regions = ref.loc[ref["area_code"].isin(codes), "region_code"]
+    return None if regions.empty else str(regions.mode().iloc[0])
+
+
+@lru_cache(maxsize=64)
+def group_series(
+    groups: tuple[tuple[str, tuple[str, ...]], ...],
+    function_code: str | None = None,
+    agency_type: str | None = None,
+    agency: str | None = None,
+    by: str | None = None,
+) -> pd.DataFrame:
+    """Totals of named groups of districts in every year: ``queries.group_totals`` with a
+    ``year`` and the ``population_year`` per head uses. Groups are (name, districts) pairs."""
+    members = dict(groups)
+    frames = []
+    for year in years():
+        pop = count_population(year)
+        totals = queries.group_totals(
+            district_spend(year),
+            pop.frame,
+            members,
+            by=by,
+            function_code=function_code,
+            agency_type=agency_type,
+            agency=agency,
+        )
+        frames.append(totals.assign(year=year, population_year=pop.year))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def england() -> tuple[str, tuple[str, ...]]:
+    """England as a named group of all its districts."""
+    return ("England", tuple(district_reference()["area_code"].astype(str)))
+
+
+@lru_cache(maxsize=64)
+def flows(place: str, year: str) -> pd.DataFrame:
+    """The count as funder -> agency type -> function flows (``queries.flow_table``)."""
+    result = count(place, year)
+    if result.lines is None:
+        raise StoreError(f"the count of {place} {year} has no lines to draw flows from")
+    return queries.flow_table(result.lines, result.replaced)
+
+
+@lru_cache(maxsize=32)
+def filtered_lines(
+    place: str, year: str, flt: queries.LineFilter, sort: tuple[tuple[str, bool], ...]
+) -> pd.DataFrame:
+    """The count's lines for the Explore grid: filtered, sorted (cached per view)."""
+    result = count(place, year)
+    if result.lines is None:
+        raise StoreError(f"the count of {place} {year} has no lines")
+    frame, _ = queries.lines_page(result.lines, flt, sort, 0, len(result.lines))
+    return frame
+
+
+def lines_page(
+    place: str,
+    year: str,
+    flt: queries.LineFilter,
+    sort: tuple[tuple[str, bool], ...],
+    start: int,
+    end: int,
+) -> tuple[pd.DataFrame, int]:
+    """Rows ``start``..``end`` of the filtered, sorted lines and how many there are."""
+    frame = filtered_lines(place, year, flt, sort)
+    return frame.iloc[max(0, start) : max(start, end)].reset_index(drop=True), len(frame)
+
+
+@lru_cache(maxsize=1)
+def loaded_sources() -> pd.DataFrame:
+    """Every ingested file with its publisher, licence and URL (``queries.loaded_sources``)."""
+    with _query_lock:
+        return queries.loaded_sources(_store())
+
+
+@lru_cache(maxsize=1)
+def coverage() -> pd.DataFrame:
+    """Ledger rows and amounts by source, agency type and year."""
+    with _query_lock:
+        return queries.coverage(_store())
+
+
+@lru_cache(maxsize=1)
+def quarantine_counts() -> pd.DataFrame:
+    """Quarantined rows by source, file and reason."""
+    with _query_lock:
+        return queries.quarantine_counts(_store())
+
+
+@lru_cache(maxsize=1)
+def quarantine_sample() -> pd.DataFrame:
+    """A sample of quarantined rows with their reasons."""
+    with _query_lock:
+        return queries.quarantine_sample(_store())
+
+
+@lru_cache(maxsize=1)
+def population_years() -> tuple[int, ...]:
+    """Population mid-years loaded."""
+    with _query_lock:
+        return tuple(queries.population_years(_store()))
+
+
+def catalogue_entry(source_id: str) -> Any:
+    """The catalogue entry (publisher, licence, URLs) of a source, or None."""
+    from totalplace.sources.catalogue import load_catalogue
+
+    return load_catalogue().get(source_id)
+
+
+_CACHED = (
+    pilot_names,
+    years,
+    count,
+    region_map_frame,
+    district_geojson,
+    district_reference,
+    boundaries,
+    boundary_bounds,
+    mid_year,
+    count_population,
+    district_spend,
+    function_options,
+    agency_dimensions,
+    pilot_members,
+    area_options,
+    map_frame,
+    group_series,
+    flows,
+    filtered_lines,
+    loaded_sources,
+    coverage,
+    quarantine_counts,
+    quarantine_sample,
+    population_years,
+)

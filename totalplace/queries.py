@@ -34,9 +34,11 @@ from totalplace.count.engine import (
     _weights,
     apply_agency_returns,
     best_mid_year,
+    fy_start,
     outturn_keeps_cra,
     outturn_rows,
     release_for_year,
+    year_matched_population,
 )
 from totalplace.errors import StoreError
 from totalplace.ledger.store import Store
@@ -65,6 +67,8 @@ LINE_COLUMNS = (
 )
 #: The CRA body whose local-government current spend councils' outturn replaces.
 LOCAL_GOVERNMENT = "Local government"
+#: How an outturn funder is named in flows: 'Kent (council)', 'Kent (police)'.
+_BODY_KIND = {"Councils": "council", "Police": "police", "Fire and rescue": "fire"}
 
 _GROUPED_SQL = """
 SELECT area_code, agency, agency_type, function_code, "function",
@@ -125,7 +129,7 @@ def _apportioned_groups(store: Store, year: str, opts: CountOptions) -> pd.DataF
     try:
         return store.query(
             _GROUPED_SQL.format(apportion=_APPORTION_SQL),
-            {"regions": None, "source_id": source_id, "year": year},
+            {"regions": None, "source_id": source_id, "year": year, "keep": None},
         )
     finally:
         con.unregister("_drvmap")
@@ -189,6 +193,33 @@ def district_population(store: Store, mid_year: int) -> pd.DataFrame:
         "SELECT area_code, sum(persons)::BIGINT AS population FROM population "
         "WHERE mid_year = ? GROUP BY area_code ORDER BY area_code",
         [mid_year],
+    )
+
+
+@dataclass(frozen=True)
+class CountPopulation:
+    """The population a count of ``year`` divides by for per-head figures, by district."""
+
+    frame: pd.DataFrame  # area_code, population
+    year: int  # the mid-year it stands for
+    basis: str  # in words, e.g. 'ONS mid-2019 estimates'
+
+
+def count_population(store: Store, year: str) -> CountPopulation:
+    """District populations as ``count_place`` uses them for per head: the count's own
+    mid-year where it can be estimated (ONS mid-2019 districts scaled to Eurostat's region
+    totals), else the driver's ONS mid-year."""
+    mid_year = best_mid_year(store, year)
+    scaled = year_matched_population(store, year, mid_year)
+    if scaled is None:
+        return CountPopulation(
+            district_population(store, mid_year), mid_year, f"ONS mid-{mid_year} estimates"
+        )
+    y = fy_start(year)
+    return CountPopulation(
+        scaled[["area_code", "population"]].astype({"population": "int64"}),
+        y,
+        f"mid-{y} estimated (ONS mid-{mid_year} districts scaled to Eurostat's region totals)",
     )
 
 
@@ -352,14 +383,11 @@ def filter_lines(lines: pd.DataFrame, flt: LineFilter) -> pd.DataFrame:
             mask &= frame[col] == value
     if flt.text and flt.text.strip():
         needle = flt.text.strip().lower()
-        hay = (
-            frame[["agency", "description", "subfunction", "service_line", "area_name"]]
-            .astype("string")
-            .fillna("")
-            .agg(" ".join, axis=1)
-            .str.lower()
-        )
-        mask &= hay.str.contains(needle, regex=False)
+        found = pd.Series(False, index=frame.index)
+        for col in ("agency", "description", "subfunction", "service_line", "area_name"):
+            text = frame[col].astype("string").str.lower()
+            found |= text.str.contains(needle, regex=False).fillna(False).astype(bool)
+        mask &= found
     out = frame[mask].copy()
     out["amount_gbp"] = out["amount_pence"].astype("float64") / 100
     return out
@@ -392,15 +420,22 @@ def flow_table(lines: pd.DataFrame, replaced: pd.DataFrame | None) -> pd.DataFra
     """A count as flows: funder -> agency type -> function, with what outturn replaced.
 
     The funder is the body a line is published under: the department (or other body) for CRA
-    lines, the council for outturn lines. Replaced CRA lines (local-government current spend
-    that councils' own outturn stands in for) come with ``replaced=True``; they are not in the
-    count. Columns: funder, funder_kind ('central' or 'council'), agency_type, function,
-    amount_pence, replaced.
+    lines, the council (or police or fire authority) for outturn lines, named 'Kent (council)'.
+    Replaced CRA lines (local-government current spend that councils' own outturn stands in
+    for) come with ``replaced=True``; they are not in the count. Columns: funder, funder_kind
+    ('central' or 'council'), agency_type, function, amount_pence, replaced.
     """
     cols = ["funder", "funder_kind", "agency_type", "function", "amount_pence", "replaced"]
+    own = lines["basis"] == "actual"
+    kind = lines["agency_type"].map(_BODY_KIND).fillna("authority")
+    funder = (
+        lines["agency"]
+        .astype("object")
+        .where(~own, lines["agency"].astype(str) + " (" + kind.astype(str) + ")")
+    )
     counted = lines.assign(
-        funder=lines["agency"].astype("object"),
-        funder_kind=lines["basis"].map({"actual": "council"}).fillna("central"),
+        funder=funder,
+        funder_kind=own.map({True: "council", False: "central"}),
         function=lines["function"].astype("object").fillna("Not specified"),
     )
     parts = [
@@ -473,17 +508,21 @@ def coverage(store: Store) -> pd.DataFrame:
 
 
 def quarantine_counts(store: Store) -> pd.DataFrame:
-    """Rows held back at ingest, by source, file and reason: source_id, file, reason, rows."""
+    """Rows held back at ingest by source, file and kind of reason: quoted values in a reason
+    read '…', so "location 'UK' has no code" and "location 'England' has no code" count
+    together. Columns: source_id, file, reason, rows, example (one reason in full)."""
     return store.query(
-        "SELECT source_id, file, reason, count(*) AS rows FROM quarantine "
-        "GROUP BY ALL ORDER BY rows DESC, source_id, file, reason"
+        "SELECT source_id, file, regexp_replace(reason, $quoted, $dots, 'g') AS reason, "
+        "count(*) AS rows, min(reason) AS example FROM quarantine "
+        "GROUP BY ALL ORDER BY rows DESC, source_id, file, reason",
+        {"quoted": "'[^']*'", "dots": "'…'"},
     )
 
 
 def quarantine_sample(store: Store, limit: int = 25) -> pd.DataFrame:
     """Up to ``limit`` quarantined rows (source_id, file, row, reason, raw), in file order."""
     return store.query(
-        "SELECT source_id, file, \"row\", reason, raw FROM quarantine "
+        'SELECT source_id, file, "row", reason, raw FROM quarantine '
         'ORDER BY source_id, file, "row" LIMIT ?',
         [int(limit)],
     )

@@ -12,9 +12,19 @@ from urllib.parse import urlencode
 
 import dash
 import dash_ag_grid as dag
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards import data
+from dashboards.components.downloads import (
+    clicked_format,
+    download_inputs,
+    download_output,
+    figure_downloads,
+    file_stem,
+    graph_config,
+    send_table,
+    table_downloads,
+)
 from dashboards.components.kpi import kpi_card, kpi_row
 from dashboards.figures.breakdown import agency_bar, empty_figure, function_bar
 from dashboards.figures.maps import district_choropleth
@@ -24,7 +34,9 @@ from totalplace.errors import TotalPlaceError
 if TYPE_CHECKING:
     from totalplace.count.result import CountResult
 
-dash.register_page(__name__, path="/", name="Place overview", title="Place overview · totalplace")
+dash.register_page(
+    __name__, path="/", name="Place overview", title="Place overview · totalplace", order=0
+)
 
 PLACE, YEAR, URL = "overview-place", "overview-year", "overview-url"
 MAP_SENTENCE = (
@@ -105,8 +117,20 @@ def layout(place: str | None = None, year: str | None = None, **_other: Any) -> 
             ),
             html.Div(
                 [
-                    html.Div(dcc.Loading(_graph("overview-agency")), className="panel"),
-                    html.Div(dcc.Loading(_graph("overview-function")), className="panel"),
+                    html.Div(
+                        [
+                            dcc.Loading(_graph("overview-agency")),
+                            _figure_downloads("overview-agency"),
+                        ],
+                        className="panel",
+                    ),
+                    html.Div(
+                        [
+                            dcc.Loading(_graph("overview-function")),
+                            _figure_downloads("overview-function"),
+                        ],
+                        className="panel",
+                    ),
                 ],
                 className="two-columns",
             ),
@@ -117,6 +141,7 @@ def layout(place: str | None = None, year: str | None = None, **_other: Any) -> 
                 className="note",
             ),
             dcc.Loading(_graph("overview-map", scroll_zoom=True)),
+            _figure_downloads("overview-map"),
             html.H2("The count, line by line"),
             dcc.Loading(
                 dag.AgGrid(
@@ -140,6 +165,7 @@ def layout(place: str | None = None, year: str | None = None, **_other: Any) -> 
                     style={"width": "100%"},
                 )
             ),
+            table_downloads("overview-table", "Download the count"),
             html.H2("Read with these caveats"),
             html.Ul(id="overview-caveats", className="caveats"),
         ],
@@ -155,8 +181,12 @@ def _graph(graph_id: str, scroll_zoom: bool = False) -> dcc.Graph:
     return dcc.Graph(
         id=graph_id,
         figure=empty_figure("Loading…"),
-        config={"displaylogo": False, "scrollZoom": scroll_zoom, "responsive": True},
+        config=graph_config(file_stem(graph_id), scroll_zoom=scroll_zoom),
     )
+
+
+def _figure_downloads(graph_id: str) -> Any:
+    return figure_downloads(graph_id, file_stem(graph_id))
 
 
 @callback(
@@ -277,3 +307,27 @@ def _grid_rows(result: CountResult) -> list[dict[str, Any]]:
     out = rows[text].astype("object").where(rows[text].notna(), "")
     out["amount_gbp"] = rows["amount_pence"].astype("int64") / 100
     return [{str(k): v for k, v in r.items()} for r in out.to_dict("records")]
+
+
+@callback(
+    download_output("overview-table"),
+    *download_inputs("overview-table"),
+    State(PLACE, "value"),
+    State(YEAR, "value"),
+    prevent_initial_call=True,
+)
+def download_count(_csv: int, _xlsx: int, _notes: int, place: str | None, year: str | None) -> Any:
+    """The count, row by row (basis, driver, confidence, source), as CSV / XLSX / notes."""
+    fmt = clicked_format("overview-table")
+    if not fmt or not place or not year:
+        return no_update
+    result = data.count(place, year)
+    frame = result.rows.assign(amount_gbp=result.rows["amount_pence"] / 100)
+    notes = [
+        f"totalplace count: {result.place_name}, {result.year}; "
+        f"total {format_gbp(result.total_gbp)}, population {format_count(result.population)} "
+        f"(ONS mid-{result.population_year}).",
+        f"Release: {result.release}.",
+        *result.caveats,
+    ]
+    return send_table(frame, file_stem("count", place, year), fmt, notes)

@@ -1,0 +1,311 @@
+"""Compare: a pilot against the other twelve, a peer group of the user's choosing and England,
+per head (or in total), over every year and ranked in one.
+
+``/compare?place=Kent&year=2010-11&measure=per_head&peers=E10000030,E06000035``. Peers are
+districts or counties (codes, comma-separated in the URL); each is drawn on its own, and with
+two or more, together as 'Peer group'.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+import pandas as pd
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from dashboards import data
+from dashboards.components.controls import (
+    choose,
+    control,
+    controls,
+    dropdown,
+    split_list,
+    url_sync,
+)
+from dashboards.components.downloads import (
+    clicked_format,
+    download_inputs,
+    download_output,
+    figure_downloads,
+    file_stem,
+    graph_config,
+    send_table,
+    table_downloads,
+)
+from dashboards.figures.breakdown import empty_figure
+from dashboards.figures.compare import MEASURES, compare_lines, compare_ranked
+from totalplace.errors import TotalPlaceError
+
+dash.register_page(
+    __name__, path="/compare", name="Compare", title="Compare · totalplace", order=30
+)
+
+P = "compare-"
+PLACE, YEAR, MEASURE, FUNCTION, PEERS, URL = (
+    f"{P}{k}" for k in ("place", "year", "measure", "function", "peers", "url")
+)
+LINES, RANKED, TABLE, NOTE = (f"{P}{k}" for k in ("lines", "ranked", "table", "note"))
+ALL = "all"
+MEASURE_OPTIONS = [("per_head", "Spend per head"), ("total", "Total spend")]
+GRID_COLUMNS: list[dict[str, Any]] = [
+    {"field": "name", "headerName": "Place or area", "flex": 2, "minWidth": 200},
+    {"field": "role", "headerName": "Role", "flex": 1},
+    {
+        "field": "population",
+        "headerName": "Population",
+        "flex": 1,
+        "type": "rightAligned",
+        "valueFormatter": {"function": "d3.format(',.0f')(params.value)"},
+    },
+    {
+        "field": "amount_gbp",
+        "headerName": "Spend",
+        "flex": 1,
+        "type": "rightAligned",
+        "valueFormatter": {"function": "'£' + d3.format(',.0f')(params.value)"},
+    },
+    {
+        "field": "per_head_gbp",
+        "headerName": "Per head",
+        "flex": 1,
+        "type": "rightAligned",
+        "sort": "desc",
+        "valueFormatter": {
+            "function": "params.value == null ? 'n/a' : '£' + d3.format(',.0f')(params.value)"
+        },
+    },
+]
+
+
+def layout(
+    place: str | None = None,
+    year: str | None = None,
+    measure: str | None = None,
+    function: str | None = None,
+    peers: Any = None,
+    **_other: Any,
+) -> html.Div:
+    """The comparison in the URL query."""
+    try:
+        places, years = data.pilot_names(), data.years()
+        fns = [(ALL, "All functions"), *data.function_options()]
+        areas = list(data.area_options())
+    except TotalPlaceError as exc:
+        return html.Div([html.H1("Compare"), html.P(str(exc), className="error")], className="page")
+    return html.Div(
+        [
+            dcc.Location(id=URL, refresh=False),
+            html.H1("Compare"),
+            html.P(
+                "The place beside the other Total Place pilots, a peer group you choose "
+                "(districts or counties) and England, in every year the store holds.",
+                className="lead",
+            ),
+            controls(
+                control(
+                    "Place", dropdown(PLACE, places, choose(place, places, places[0])), wide=True
+                ),
+                control(
+                    "Year (for the ranking)",
+                    dropdown(
+                        YEAR, years, choose(year, years, data.default_year()), searchable=False
+                    ),
+                ),
+                control(
+                    "Measure",
+                    dropdown(
+                        MEASURE,
+                        MEASURE_OPTIONS,
+                        choose(measure, list(MEASURES), "per_head"),
+                        searchable=False,
+                    ),
+                ),
+                control(
+                    "Function (COFOG)",
+                    dropdown(FUNCTION, fns, choose(function, [c for c, _ in fns], ALL)),
+                ),
+                control(
+                    "Peer group",
+                    dropdown(
+                        PEERS,
+                        areas,
+                        split_list(peers, [c for c, _ in areas]),
+                        multi=True,
+                        clearable=True,
+                        placeholder="Add districts or counties…",
+                    ),
+                    wide=True,
+                ),
+            ),
+            html.P(id=NOTE, className="note"),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            dcc.Loading(
+                                dcc.Graph(
+                                    id=LINES,
+                                    figure=empty_figure("Loading…"),
+                                    config=graph_config("totalplace-compare-years"),
+                                ),
+                                type="dot",
+                            ),
+                            figure_downloads(LINES, "totalplace-compare-years"),
+                        ],
+                        className="panel",
+                    ),
+                    html.Div(
+                        [
+                            dcc.Loading(
+                                dcc.Graph(
+                                    id=RANKED,
+                                    figure=empty_figure("Loading…"),
+                                    config=graph_config("totalplace-compare-ranked"),
+                                ),
+                                type="dot",
+                            ),
+                            figure_downloads(RANKED, "totalplace-compare-ranked"),
+                        ],
+                        className="panel",
+                    ),
+                ],
+                className="two-columns",
+            ),
+            html.H2("The ranking as a table"),
+            dag.AgGrid(
+                id=TABLE,
+                columnDefs=GRID_COLUMNS,
+                rowData=[],
+                defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                dashGridOptions={"domLayout": "autoHeight"},
+                className="ag-theme-alpine",
+                style={"width": "100%"},
+            ),
+            table_downloads(TABLE, "Download every year"),
+        ],
+        className="page",
+    )
+
+
+url_sync(
+    URL,
+    [
+        ("place", PLACE),
+        ("year", YEAR),
+        ("measure", MEASURE),
+        ("function", FUNCTION),
+        ("peers", PEERS),
+    ],
+)
+
+
+def _groups(
+    place: str, peers: list[str]
+) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], dict[str, str]]:
+    """(name, districts) of every pilot, each peer, the peer group and England; and roles."""
+    pilots = data.pilot_members()
+    groups: list[tuple[str, tuple[str, ...]]] = list(pilots.items())
+    roles = {name: ("place" if name == place else "pilot") for name in pilots}
+    peer_codes: list[str] = []
+    for code in peers:
+        members = data.area_members(code)
+        if not members:
+            continue
+        name = data.area_label(code)
+        name = f"{name} (district)" if name in roles else name
+        groups.append((name, members))
+        roles[name] = "peer"
+        peer_codes += members
+    if len(peers) > 1 and peer_codes:
+        groups.append(("Peer group", tuple(dict.fromkeys(peer_codes))))
+        roles["Peer group"] = "group"
+    groups.append(data.england())
+    roles["England"] = "england"
+    return tuple(groups), roles
+
+
+def _frame(place: str, peers: list[str], function: str | None) -> pd.DataFrame:
+    groups, roles = _groups(place, peers)
+    fn = None if function in (None, ALL) else function
+    frame = data.group_series(groups, function_code=fn)
+    return frame.assign(role=frame["name"].map(roles))
+
+
+def _population_sentence(frame: pd.DataFrame) -> str:
+    years = tuple(str(y) for y in frame["year"].dropna().unique())
+    return data.population_sentence(years) + " England is the sum of its districts."
+
+
+@callback(
+    Output(LINES, "figure"),
+    Output(RANKED, "figure"),
+    Output(TABLE, "rowData"),
+    Output(NOTE, "children"),
+    Input(PLACE, "value"),
+    Input(YEAR, "value"),
+    Input(MEASURE, "value"),
+    Input(FUNCTION, "value"),
+    Input(PEERS, "value"),
+)
+def update_compare(
+    place: str | None,
+    year: str | None,
+    measure: str | None,
+    function: str | None,
+    peers: list[str] | None,
+) -> tuple[Any, ...]:
+    """Lines over the years, the ranking in the chosen year, its table and the population note."""
+    if not place or not year:
+        fig = empty_figure("Choose a place and a year.")
+        return fig, fig, [], ""
+    measure = measure if measure in MEASURES else "per_head"
+    try:
+        frame = _frame(place, peers or [], function)
+    except TotalPlaceError as exc:
+        fig = empty_figure(str(exc))
+        return fig, fig, [], ""
+    label = MEASURES[measure][1]
+    fn_label = dict(data.function_options()).get(function or "")
+    what = label + (f" on {fn_label}" if fn_label else "")
+    one_year = frame[frame["year"] == year]
+    lines = compare_lines(frame, measure, f"{what}, every year")
+    ranked = compare_ranked(one_year, measure, f"{what}, {year}")
+    rows = one_year[["name", "role", "population", "amount_gbp", "per_head_gbp"]].to_dict("records")
+    return lines, ranked, rows, _population_sentence(frame)
+
+
+@callback(
+    download_output(TABLE),
+    *download_inputs(TABLE),
+    State(PLACE, "value"),
+    State(MEASURE, "value"),
+    State(FUNCTION, "value"),
+    State(PEERS, "value"),
+    prevent_initial_call=True,
+)
+def download_table(
+    _csv: int,
+    _xlsx: int,
+    _notes: int,
+    place: str | None,
+    measure: str | None,
+    function: str | None,
+    peers: list[str] | None,
+) -> Any:
+    """Every year's comparison as CSV / XLSX / notes."""
+    fmt = clicked_format(TABLE)
+    if not fmt or not place:
+        return no_update
+    frame = _frame(place, peers or [], function)
+    cols = ["year", "name", "role", "population", "population_year", "amount_gbp", "per_head_gbp"]
+    notes = [
+        f"totalplace comparison: {place} beside the other pilots, the peer group and England.",
+        _population_sentence(frame),
+        "Spend: the count's lines (CRA apportioned by drivers; councils' own outturn where "
+        "loaded) summed over each area's districts.",
+        "Sources: HM Treasury Country and Regional Analysis; DCLG revenue outturn; ONS "
+        "population estimates (Open Government Licence v3.0).",
+    ]
+    return send_table(frame[cols], file_stem("compare", place, measure, function), fmt, notes)

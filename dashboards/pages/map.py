@@ -1,0 +1,382 @@
+"""Map: any measure of the count by district or upper tier, across a region or all England.
+
+``/map?place=Kent&year=2010-11&measure=per_head&function=9&level=upper_tier&area=england``
+opens a view; the controls rewrite the URL. Boundaries go to the browser once per level (a
+``dcc.Store`` per level, filled when that level is first shown); each map response carries only
+the figures, and a clientside callback puts the boundaries back into the figure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+
+from dashboards import data
+from dashboards.components.controls import choose, control, controls, dropdown, url_sync
+from dashboards.components.downloads import (
+    clicked_format,
+    download_inputs,
+    download_output,
+    figure_downloads,
+    file_stem,
+    graph_config,
+    send_table,
+    table_downloads,
+)
+from dashboards.figures.breakdown import empty_figure
+from dashboards.figures.compare import MEASURES
+from dashboards.figures.maps import area_choropleth, view_for
+from totalplace.errors import TotalPlaceError
+
+dash.register_page(__name__, path="/map", name="Map", title="Map · totalplace", order=10)
+
+P = "map-"
+PLACE, YEAR, MEASURE, FUNCTION, AGENCY, LEVEL, AREA = (
+    f"{P}{k}" for k in ("place", "year", "measure", "function", "agency", "level", "area")
+)
+URL, GRAPH, FIGURE, TABLE, NOTE = (f"{P}{k}" for k in ("url", "graph", "figure", "table", "note"))
+GEO = {"district": f"{P}geo-district", "upper_tier": f"{P}geo-upper-tier"}
+ALL = "all"
+#: The map's drawn width (px) the view is fitted to (the page is ~1,190 px wide).
+VIEW_WIDTH = 1000
+MAP_HEIGHT = 640
+LEVEL_OPTIONS = [("district", "Districts"), ("upper_tier", "Upper tier (counties, unitaries)")]
+AREA_OPTIONS = [("region", "The place's region"), ("england", "All England")]
+MEASURE_OPTIONS = [("per_head", "Spend per head"), ("total", "Total spend")]
+WHERE_SENTENCE = (
+    "Spend is mapped where it is attributed (HM Treasury's 'who benefits' regions, shared to "
+    "districts by each line's driver, or the area an authority serves), not where the paying "
+    "body has its office."
+)
+GRID_COLUMNS: list[dict[str, Any]] = [
+    {"field": "area_name", "headerName": "Area", "flex": 2, "minWidth": 180},
+    {"field": "area_code", "headerName": "Code", "flex": 1, "minWidth": 110},
+    {
+        "field": "population",
+        "headerName": "Population",
+        "flex": 1,
+        "type": "rightAligned",
+        "valueFormatter": {"function": "d3.format(',.0f')(params.value)"},
+    },
+    {
+        "field": "amount_gbp",
+        "headerName": "Spend",
+        "flex": 1,
+        "type": "rightAligned",
+        "valueFormatter": {"function": "'£' + d3.format(',.0f')(params.value)"},
+    },
+    {
+        "field": "per_head_gbp",
+        "headerName": "Per head",
+        "flex": 1,
+        "type": "rightAligned",
+        "sort": "desc",
+        "valueFormatter": {
+            "function": "params.value == null ? 'n/a' : '£' + d3.format(',.0f')(params.value)"
+        },
+    },
+    {"field": "in_place", "headerName": "In the place", "flex": 1},
+]
+
+
+def layout(
+    place: str | None = None,
+    year: str | None = None,
+    measure: str | None = None,
+    function: str | None = None,
+    agency: str | None = None,
+    level: str | None = None,
+    area: str | None = None,
+    **_other: Any,
+) -> html.Div:
+    """The map for the view in the URL query (defaults where absent or unknown)."""
+    try:
+        places, years = data.pilot_names(), data.years()
+        fns = [(ALL, "All functions"), *data.function_options()]
+        types = [(ALL, "All agency types"), *((t, t) for t in data.agency_types())]
+    except TotalPlaceError as exc:
+        return html.Div([html.H1("Map"), html.P(str(exc), className="error")], className="page")
+    return html.Div(
+        [
+            dcc.Location(id=URL, refresh=False),
+            html.H1("Map"),
+            html.P(
+                "Any measure of the count by district or upper tier, across the place's region "
+                "or all England. The place is outlined in orange.",
+                className="lead",
+            ),
+            controls(
+                control(
+                    "Place", dropdown(PLACE, places, choose(place, places, places[0])), wide=True
+                ),
+                control(
+                    "Year",
+                    dropdown(
+                        YEAR, years, choose(year, years, data.default_year()), searchable=False
+                    ),
+                ),
+                control(
+                    "Measure",
+                    dropdown(
+                        MEASURE,
+                        MEASURE_OPTIONS,
+                        choose(measure, list(MEASURES), "per_head"),
+                        searchable=False,
+                    ),
+                ),
+                control(
+                    "Function (COFOG)",
+                    dropdown(FUNCTION, fns, choose(function, [c for c, _ in fns], ALL)),
+                ),
+                control(
+                    "Agency type",
+                    dropdown(AGENCY, types, choose(agency, [c for c, _ in types], ALL)),
+                ),
+                control(
+                    "Level",
+                    dropdown(
+                        LEVEL,
+                        LEVEL_OPTIONS,
+                        choose(level, [c for c, _ in LEVEL_OPTIONS], "district"),
+                        searchable=False,
+                    ),
+                ),
+                control(
+                    "Area",
+                    dropdown(
+                        AREA,
+                        AREA_OPTIONS,
+                        choose(area, [c for c, _ in AREA_OPTIONS], "region"),
+                        searchable=False,
+                    ),
+                ),
+            ),
+            html.P(WHERE_SENTENCE, className="note"),
+            html.P(id=NOTE, className="note"),
+            dcc.Store(id=GEO["district"]),
+            dcc.Store(id=GEO["upper_tier"]),
+            dcc.Loading(
+                [
+                    dcc.Store(id=FIGURE),
+                    dcc.Graph(
+                        id=GRAPH,
+                        figure=empty_figure("Loading…"),
+                        config=graph_config("totalplace-map", scroll_zoom=True),
+                        className="map-graph",
+                    ),
+                ],
+                type="dot",
+            ),
+            figure_downloads(GRAPH, "totalplace-map"),
+            html.H2("The figures on the map"),
+            dag.AgGrid(
+                id=TABLE,
+                columnDefs=GRID_COLUMNS,
+                rowData=[],
+                defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                dashGridOptions={
+                    "pagination": True,
+                    "paginationPageSize": 15,
+                    "paginationPageSizeSelector": False,
+                    "domLayout": "autoHeight",
+                },
+                className="ag-theme-alpine",
+                style={"width": "100%"},
+            ),
+            table_downloads(TABLE),
+        ],
+        className="page",
+    )
+
+
+url_sync(
+    URL,
+    [
+        ("place", PLACE),
+        ("year", YEAR),
+        ("measure", MEASURE),
+        ("function", FUNCTION),
+        ("agency", AGENCY),
+        ("level", LEVEL),
+        ("area", AREA),
+    ],
+)
+
+
+@callback(
+    Output(GEO["district"], "data"),
+    Output(GEO["upper_tier"], "data"),
+    Input(LEVEL, "value"),
+    State(GEO["district"], "data"),
+    State(GEO["upper_tier"], "data"),
+)
+def load_boundaries(level: str | None, district: Any, upper: Any) -> tuple[Any, Any]:
+    """Send a level's boundaries the first time that level is shown (then never again)."""
+    level = level or "district"
+    try:
+        if level == "district" and not district:
+            return data.boundaries("district"), no_update
+        if level == "upper_tier" and not upper:
+            return no_update, data.boundaries("upper_tier")
+    except TotalPlaceError:
+        pass  # the map callback says what is wrong, in words
+    return no_update, no_update
+
+
+def _args(
+    place: str | None,
+    year: str | None,
+    function: str | None,
+    agency: str | None,
+    level: str | None,
+    area: str | None,
+) -> tuple[Any, ...]:
+    region = data.place_region(place) if area != "england" and place else None
+    return (
+        year,
+        level or "district",
+        region,
+        place,
+        None if function in (None, ALL) else function,
+        None if agency in (None, ALL) else agency,
+    )
+
+
+def _describe(
+    measure: str,
+    function: str | None,
+    agency: str | None,
+    year: str,
+    level: str,
+    area: str | None,
+    place: str | None,
+) -> tuple[str, str]:
+    label = MEASURES.get(measure, MEASURES["per_head"])[1]
+    fn_label = dict(data.function_options()).get(function or "", None)
+    what = label + (f" on {fn_label}" if fn_label else "")
+    what += f" by {agency}" if agency and agency != ALL else ""
+    where = (
+        "England"
+        if area == "england"
+        else (data.region_name(data.place_region(place)) if place else "the region")
+    )
+    unit = "upper-tier areas" if level == "upper_tier" else "districts"
+    outline = f" · {place} outlined" if place else ""
+    return label, f"{what}, {year} · {unit}, {where}{outline}"
+
+
+@callback(
+    Output(FIGURE, "data"),
+    Output(TABLE, "rowData"),
+    Output(NOTE, "children"),
+    Input(PLACE, "value"),
+    Input(YEAR, "value"),
+    Input(MEASURE, "value"),
+    Input(FUNCTION, "value"),
+    Input(AGENCY, "value"),
+    Input(LEVEL, "value"),
+    Input(AREA, "value"),
+)
+def update_map(
+    place: str | None,
+    year: str | None,
+    measure: str | None,
+    function: str | None,
+    agency: str | None,
+    level: str | None,
+    area: str | None,
+) -> tuple[Any, Any, Any]:
+    """The map's figures (no boundaries: the browser has them), its table and its note."""
+    if not place or not year:
+        return empty_figure("Choose a place and a year.").to_plotly_json(), [], ""
+    measure = measure if measure in MEASURES else "per_head"
+    level = level or "district"
+    try:
+        frame = data.map_frame(*_args(place, year, function, agency, level, area))
+        bounds = data.boundary_bounds(level)
+        population = data.population_sentence((year,))
+    except TotalPlaceError as exc:
+        return empty_figure(str(exc)).to_plotly_json(), [], ""
+    label, title = _describe(measure, function, agency, year, level, area, place)
+    column = MEASURES[measure][0]
+    view = view_for(bounds, frame["area_code"].tolist(), width=VIEW_WIDTH, height=MAP_HEIGHT - 40)
+    fig = area_choropleth(frame, column, label, title, level=level, view=view, height=MAP_HEIGHT)
+    note = population + " Upper tier sums its districts." * (level == "upper_tier")
+    return fig.to_plotly_json(), _grid_rows(frame), note
+
+
+def _grid_rows(frame: Any) -> list[dict[str, Any]]:
+    """The table's rows: only the columns it shows, pounds rounded (keeps the response small)."""
+    rows = frame.assign(
+        in_place=frame["in_place"].map({True: "yes", False: ""}),
+        amount_gbp=frame["amount_gbp"].round(0),
+        per_head_gbp=frame["per_head_gbp"].round(2),
+    )
+    cols = [c["field"] for c in GRID_COLUMNS]
+    return [{str(k): v for k, v in r.items()} for r in rows[cols].to_dict("records")]
+
+
+clientside_callback(
+    """
+    function (fig, district, upper) {
+        const dc = window.dash_clientside;
+        if (!fig) { return dc.no_update; }
+        const level = fig.layout && fig.layout.meta && fig.layout.meta.geometry;
+        if (!level) { return fig; }
+        const geo = level === 'upper_tier' ? upper : district;
+        if (!geo) { return dc.no_update; }
+        const traces = (fig.data || []).map(
+            t => (t.type === 'choroplethmap' ? Object.assign({}, t, {geojson: geo}) : t));
+        return Object.assign({}, fig, {data: traces});
+    }
+    """,
+    Output(GRAPH, "figure"),
+    Input(FIGURE, "data"),
+    Input(GEO["district"], "data"),
+    Input(GEO["upper_tier"], "data"),
+)
+
+
+@callback(
+    download_output(TABLE),
+    *download_inputs(TABLE),
+    State(PLACE, "value"),
+    State(YEAR, "value"),
+    State(MEASURE, "value"),
+    State(FUNCTION, "value"),
+    State(AGENCY, "value"),
+    State(LEVEL, "value"),
+    State(AREA, "value"),
+    prevent_initial_call=True,
+)
+def download_table(
+    _csv: int,
+    _xlsx: int,
+    _notes: int,
+    place: str | None,
+    year: str | None,
+    measure: str | None,
+    function: str | None,
+    agency: str | None,
+    level: str | None,
+    area: str | None,
+) -> Any:
+    """The map's table as CSV / XLSX / notes."""
+    fmt = clicked_format(TABLE)
+    if not fmt or not place or not year:
+        return no_update
+    level = level or "district"
+    frame = data.map_frame(*_args(place, year, function, agency, level, area))
+    _, title = _describe(measure or "per_head", function, agency, year, level, area, place)
+    notes = [
+        f"totalplace map table: {title}.",
+        WHERE_SENTENCE,
+        data.population_sentence((year,)),
+        "Sources: HM Treasury Country and Regional Analysis; DCLG revenue outturn; ONS "
+        "population estimates (Open Government Licence v3.0).",
+    ]
+    stem = file_stem("map", place, year, measure, function, agency, level, area)
+    return send_table(frame, stem, fmt, notes)
