@@ -87,3 +87,16 @@ def test_a_damaged_store_says_how_to_rebuild(tmp_path: Path) -> None:
         assert "totalplace build --rebuild" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("a damaged store opened without complaint")
+
+
+def test_serve_refuses_a_damaged_workshop_database(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from totalplace.cli import app
+
+    with Store(tmp_path / "totalplace.duckdb") as store:
+        store.init_schema()
+    (tmp_path / "workshop.db").write_bytes(b"not a sqlite database" * 200)
+    res = CliRunner().invoke(app, ["serve", "--workspace", str(tmp_path), "--port", "1"])
+    assert res.exit_code == 1
+    assert "workshop database" in res.output

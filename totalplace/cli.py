@@ -141,6 +141,17 @@ def serve(
                 + " — rebuild with `totalplace build --rebuild`"
             )
         )
+    try:  # the workshop database: migrated to the current schema, or a clear message
+        from totalplace.workshop import WorkshopService
+
+        WorkshopService.from_url(settings.db_url, migrate=True).close()
+    except Exception as exc:  # any driver or migration error is reported, not a traceback
+        _fail(
+            TotalPlaceError(
+                f"the workshop database {settings.db_url} cannot be opened or "
+                f"migrated ({exc}); fix TOTALPLACE_DB_URL or move the file aside"
+            )
+        )
     console.print(f"totalplace dashboard on http://127.0.0.1:{port}/")
     create_app(ws).run(host="127.0.0.1", port=port, debug=debug)
 
