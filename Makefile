@@ -1,5 +1,6 @@
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint bench
 setup: ; bin/setup --system
 demo: ; bin/demo
 test: ; bin/test
-lint: ; .venv/bin/ruff check totalplace dashboards tests && .venv/bin/mypy && .venv/bin/lint-imports
+lint: ; .venv/bin/ruff check totalplace dashboards tests benchmarks && .venv/bin/mypy && .venv/bin/lint-imports
+bench: ; .venv/bin/python benchmarks/run_all.py
