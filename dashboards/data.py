@@ -450,3 +450,10 @@ _CACHED = (
     quarantine_sample,
     population_years,
 )
+
+
+def check_upload(name: str, content: bytes) -> Any:
+    """Check an uploaded file without loading it (``totalplace.ingest.preview``)."""
+    from totalplace.ingest.preview import check_upload as check
+
+    return check(name, content)
