@@ -23,7 +23,7 @@ REGIONS = ["ENGLAND_North East", "ENGLAND_London", "SCOTLAND", "ENGLAND_South We
 FAST = settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow])
 
 cra_row = st.tuples(
-    st.sampled_from(REGIONS + ["ATLANTIS"]),  # an unknown region must be quarantined
+    st.sampled_from([*REGIONS, "ATLANTIS"]),  # an unknown region must be quarantined
     st.sampled_from(["ID", "Non-ID"]),
     st.lists(
         st.one_of(st.none(), st.integers(-(10**6), 10**7).map(lambda n: n / 10)),
