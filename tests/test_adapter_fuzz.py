@@ -6,6 +6,7 @@ generated good ones."""
 from __future__ import annotations
 
 import csv
+import json
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -127,3 +128,70 @@ def test_supplier_totals_sum_exactly(rows: list) -> None:  # type: ignore[type-a
     assert_accounted(result)
     out = result.rows()
     assert int(out["amount_pence"].sum()) == sum(p for _, (_, p) in rows)
+
+
+grant = st.tuples(
+    st.one_of(st.integers(1, 10**7), st.integers(1, 10**8).map(lambda n: n / 100)),
+    st.sampled_from(["GBP", "GBP", "USD"]),
+    st.sampled_from([("E08000032", "MD"), ("MD", "E08000032"), ("W99", "COUNTRY")]),
+)
+
+
+@FAST
+@given(grants=st.lists(grant, min_size=1, max_size=20))
+def test_grants_in_pounds_and_placed_are_counted_the_rest_set_aside(grants: list) -> None:  # type: ignore[type-arg]
+    from tests.fixtures.make_fixtures import mini_lookups
+    from totalplace.ingest.adapters.grants360 import Grants360Adapter
+
+    doc = {
+        "grants": [
+            {
+                "id": f"360G-f-{i}",
+                "title": "t",
+                "currency": cur,
+                "amountAwarded": amount,
+                "awardDate": "2020-03-17",
+                "fundingOrganization": [{"id": "GB-1", "name": "Funder"}],
+                "recipientOrganization": [{"id": "GB-2", "name": "Recipient"}],
+                "beneficiaryLocation": [{"name": "X", "geoCode": code, "geoCodeType": kind}],
+            }
+            for i, (amount, cur, (code, kind)) in enumerate(grants)
+        ]
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "grants.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        result = Grants360Adapter().parse(path, ParseContext(source_id="t", options=mini_lookups()))
+    assert_accounted(result)
+    placed = [(a, c) for a, c, (code, kind) in grants if "E08000032" in (code, kind)]
+    good = [round(Decimal(repr(a)) * 100) for a, c in placed if c == "GBP"]
+    out = result.rows()
+    assert (int(out["amount_pence"].sum()) if len(out) else 0) == sum(good)
+    assert len(result.quarantine) == len(grants) - len(good)
+
+
+@FAST
+@given(
+    values=st.lists(
+        st.lists(st.integers(-5000, 10**6), min_size=11, max_size=11), min_size=1, max_size=8
+    )
+)
+def test_outturn_service_lines_sum_exactly(values: list) -> None:  # type: ignore[type-arg]
+    from tests.test_adapter_revenue_outturn import GSS, SERVICES, authority, write_rs
+    from totalplace.ingest.adapters.revenue_outturn import RevenueOutturnAdapter
+
+    keys = [s.split()[0].lower() for s in SERVICES]
+    rows = [
+        authority(f"E01{i:02d}", f"Council {i}", "UA", **dict(zip(keys, v, strict=True)))
+        for i, v in enumerate(values)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_rs(
+            Path(tmp) / "rs.xlsx", [*rows, [None, "ENGLAND", None, None, None, *[1] * 11]]
+        )
+        result = RevenueOutturnAdapter().parse(
+            path, ParseContext(source_id="t", options={"ecode_to_gss": GSS})
+        )
+    assert_accounted(result)
+    out = result.rows()
+    assert (int(out["amount_pence"].sum()) if len(out) else 0) == sum(map(sum, values)) * 100_000
