@@ -195,3 +195,32 @@ def test_outturn_service_lines_sum_exactly(values: list) -> None:  # type: ignor
     assert_accounted(result)
     out = result.rows()
     assert (int(out["amount_pence"].sum()) if len(out) else 0) == sum(map(sum, values)) * 100_000
+
+
+@FAST
+@given(
+    rows=st.lists(st.tuples(st.integers(-(10**6), 10**8), st.booleans()), min_size=1, max_size=25)
+)
+def test_mapped_returns_count_good_rows_and_quarantine_broken_ones(rows: list) -> None:  # type: ignore[type-arg]
+    import shutil
+
+    from totalplace.ingest.adapters.mapped import MappedAdapter
+
+    fixtures = Path(__file__).parent / "fixtures"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "police-return.csv"
+        shutil.copy(
+            fixtures / "police-return.mapping.yaml", Path(tmp) / "police-return.mapping.yaml"
+        )
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["Force", "ONS code", "Service", "Net expenditure £000"])
+            for i, (tenths, broken) in enumerate(rows):
+                text = f"{tenths / 10:,.1f}" + ("O" if broken else "")
+                w.writerow(["Kent Police Authority", "E23000032", f"Service {i}", text])
+        result = MappedAdapter().parse(path, ParseContext(source_id="t"))
+    assert_accounted(result)
+    out = result.rows()
+    good = sum(t * 10_000 for t, broken in rows if not broken)  # £ thousand, 1 dp -> pence
+    assert (int(out["amount_pence"].sum()) if len(out) else 0) == good
+    assert len(result.quarantine) == sum(1 for _, broken in rows if broken)
