@@ -54,7 +54,7 @@ TABLES = {
 class DeepDiveWorkspace(Protocol):
     """What the deep dive uses of ``totalplace.workspace.Workspace``."""
 
-    def deepdive(self, place: str, year: str, theme: str) -> Any: ...
+    def deepdive(self, place: str, year: str, theme: str, count: Any = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,9 @@ def _breakdown(workspace: Any, place: str, year: str, theme: str) -> ThemeBreakd
     if not hasattr(workspace, "deepdive"):
         raise TotalPlaceError("this workspace cannot compute deep dives (no deepdive method)")
     ws: DeepDiveWorkspace = workspace
+    count = data.count(place, year)  # the page's own cached count: not computed twice
     with data._query_lock:
-        result: ThemeBreakdown = ws.deepdive(place, year, theme)
+        result: ThemeBreakdown = ws.deepdive(place, year, theme, count=count)
     return result
 
 

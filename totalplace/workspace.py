@@ -89,13 +89,16 @@ class Workspace:
         p = place if isinstance(place, Place) else self.place(place)
         return count_place(self.store, p, year)
 
-    def deepdive(self, place: str | Place, year: str, theme: str) -> Any:
-        """Theme breakdown (``ThemeBreakdown``) of a place and year."""
+    def deepdive(
+        self, place: str | Place, year: str, theme: str, count: CountResult | None = None
+    ) -> Any:
+        """Theme breakdown (``ThemeBreakdown``) of a place and year; ``count`` (the place's
+        default count for the year, if the caller already has it) is reused, not recomputed."""
         from totalplace.deepdive.engine import deep_dive
         from totalplace.deepdive.rules import load_theme
 
         p = place if isinstance(place, Place) else self.place(place)
-        return deep_dive(self.store, p, year, load_theme(theme))
+        return deep_dive(self.store, p, year, load_theme(theme), count=count)
 
     def region_district_counts(self, region_code: str, year: str) -> pd.DataFrame:
         """Apportioned count of every district in a region: area_code, area_name, population,
