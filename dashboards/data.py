@@ -205,8 +205,13 @@ def count_population(year: str) -> queries.CountPopulation:
 @lru_cache(maxsize=16)
 def district_spend(year: str) -> pd.DataFrame:
     """Every English district's count of ``year`` by agency, agency type, function and basis
-    (``totalplace.queries.district_spend``; ~1-3 s the first time, then cached)."""
+    (precomputed by ``totalplace build``; else ``totalplace.queries.district_spend``, ~1-3 s
+    the first time, then cached)."""
+    ws = get_workspace()
     with _query_lock:
+        if hasattr(ws, "district_spend"):
+            frame: pd.DataFrame = ws.district_spend(year)
+            return frame
         return queries.district_spend(_store(), year)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -158,3 +159,20 @@ def _add_authority_footprints(store: Store, mirror: Path) -> None:
     extra = authority_footprints(mirror, auth)
     base = store.query("SELECT * FROM footprints WHERE agency_code NOT LIKE 'ECODE:%'")
     store.replace_table("footprints", pd.concat([base, extra], ignore_index=True))
+
+
+def precompute_results(
+    settings: Settings, progress: Callable[[str], None] = lambda _m: None
+) -> Any:
+    """Compute the figures the dashboard and the API ask for most (every pilot's default count
+    for every year, England's spend by district for every year) and keep them in the workspace
+    (``totalplace.results``); returns a ``PrecomputeReport``. Results of older workspace states
+    are removed."""
+    from totalplace.results import precompute
+    from totalplace.workspace import Workspace
+
+    ws = Workspace(settings, read_only=True)
+    try:
+        return precompute(ws.store, ws.results, ws.pilots().values(), ws.years(), progress)
+    finally:
+        ws.store.close()

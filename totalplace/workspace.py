@@ -16,6 +16,7 @@ from totalplace.config import Settings
 from totalplace.count.result import CountResult
 from totalplace.geography.places import Place
 from totalplace.ledger.store import Store
+from totalplace.results import ResultCache
 
 
 class Workspace:
@@ -24,6 +25,11 @@ class Workspace:
     def __init__(self, settings: Settings | None = None, read_only: bool = True) -> None:
         self.settings = settings or Settings()
         self.store = Store(self.settings.store_path, read_only=read_only)
+
+    @cached_property
+    def results(self) -> ResultCache:
+        """Figures computed at build time for the store as it is now (``totalplace.results``)."""
+        return ResultCache.for_store(self.settings.workspace, self.store)
 
     # -- reference -------------------------------------------------------------------------
     @cached_property
@@ -87,7 +93,15 @@ class Workspace:
         from totalplace.count.engine import count_place
 
         p = place if isinstance(place, Place) else self.place(place)
-        return count_place(self.store, p, year)
+        return self.results.count(p, year) or count_place(self.store, p, year)
+
+    def district_spend(self, year: str) -> pd.DataFrame:
+        """Every English district's count of ``year`` by agency, function and basis
+        (``totalplace.queries.district_spend``; read from the build's results when there)."""
+        from totalplace.queries import district_spend
+
+        cached = self.results.district_spend(year)
+        return cached if cached is not None else district_spend(self.store, year)
 
     def deepdive(
         self, place: str | Place, year: str, theme: str, count: CountResult | None = None
@@ -103,6 +117,22 @@ class Workspace:
     def region_district_counts(self, region_code: str, year: str) -> pd.DataFrame:
         """Apportioned count of every district in a region: area_code, area_name, population,
         amount_pence (for maps of a place within its region)."""
-        from totalplace.count.engine import count_districts
+        from totalplace.count.engine import best_mid_year, count_districts
 
-        return count_districts(self.store, year, region_code=region_code)
+        spend = self.results.district_spend(year)
+        if spend is None:
+            return count_districts(self.store, year, region_code=region_code)
+        # the same figures from the build's England-wide district spend (no consolidation in
+        # either): amounts by district of the region, with the population shares are made with
+        d = self.districts
+        own = d.loc[d["region_code"] == region_code, ["area_code", "area_name", "region_code"]]
+        amounts = spend.groupby("area_code", as_index=False)["amount_pence"].sum()
+        pops = self.store.query(
+            "SELECT area_code, sum(persons)::BIGINT AS population FROM population "
+            "WHERE mid_year = ? GROUP BY area_code",
+            [best_mid_year(self.store, year)],
+        )
+        out = own.merge(amounts, on="area_code", how="inner").merge(
+            pops, on="area_code", how="left"
+        )
+        return out.reset_index(drop=True)

@@ -257,7 +257,7 @@ def _districts_of_england(ws: Workspace, cache: _Cache, year: str) -> pd.DataFra
     from totalplace import queries
 
     def compute() -> pd.DataFrame:
-        spend = queries.district_spend(ws.store, year)
+        spend = ws.district_spend(year)
         amounts = spend.groupby("area_code", as_index=False)["amount_pence"].sum()
         ref = queries.district_reference(ws.store)[["area_code", "area_name", "region_code"]]
         frame = ref.merge(amounts, on="area_code", how="left")

@@ -557,6 +557,8 @@ def count_place(
         options=opts,
     )
     lines, eliminated = consolidate(store, lines, year)
+    # the same count twice gives the same lines in the same order (exports, caches, diffs)
+    lines = lines.sort_values(["source_id", "rid", "area_code"], ignore_index=True, kind="stable")
     rows = (
         lines.groupby(GROUP, dropna=False, as_index=False)["amount_pence"]
         .sum()

@@ -7,6 +7,7 @@ transaction, so a killed ingest leaves the store as it was.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,16 @@ from totalplace.errors import StoreError
 from totalplace.ledger.schema import LEDGER_FIELDS, QUARANTINE_FIELDS
 
 SCHEMA_VERSION = 1
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's columns, dtypes and values (row order included)."""
+    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    try:
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    except TypeError:  # unhashable cells (lists, dicts): hash their JSON instead
+        digest.update(frame.to_json(orient="split", index=False).encode("utf-8"))
+    return digest.hexdigest()
 
 
 @dataclass
@@ -223,6 +234,9 @@ class Store:
         with self.transaction() as con:
             con.register("_frame", frame)
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+            con.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [f"table:{table}", frame_digest(frame)]
+            )
             self._tables = None
             con.unregister("_frame")
 
@@ -236,6 +250,21 @@ class Store:
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a read query and return a DataFrame."""
         return self.con.execute(sql, params or []).df()
+
+    def fingerprint(self) -> str:
+        """A digest of the store's content: every ingested batch (file checksum and target)
+        and every reference table (the digest ``replace_table`` recorded). It changes when an
+        ingest or a build changes what a count could read, and not otherwise; results computed
+        from the store are cached under it (``totalplace.results``)."""
+        digest = hashlib.sha256()
+        for table, sql in (
+            ("meta", "SELECT key, value FROM meta ORDER BY key"),
+            ("batches", "SELECT batch_id, content_sha256, target FROM batches ORDER BY batch_id"),
+        ):
+            if table in self.tables():
+                for row in self.con.execute(sql).fetchall():
+                    digest.update(repr(row).encode("utf-8"))
+        return digest.hexdigest()
 
     def table(self, name: str) -> pd.DataFrame:
         if name not in self.tables():
