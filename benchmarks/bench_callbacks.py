@@ -88,7 +88,9 @@ def visit(port: int, app: Any, page: str, search: str, conn: Any) -> list[tuple[
     props = components([app.shell, layout])
     for cb in initial_callbacks(app.deps, props):
         start = time.perf_counter()
-        status, _ = request(HOST, port, "POST", "/_dash-update-component", body_for(cb, props), conn)
+        status, _ = request(
+            HOST, port, "POST", "/_dash-update-component", body_for(cb, props), conn
+        )
         out.append((f"{page} {short_name(cb)}", (time.perf_counter() - start) * 1_000, status))
     return out
 
