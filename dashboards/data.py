@@ -30,7 +30,6 @@ class WorkspaceLike(Protocol):
     def pilots(self) -> dict[str, Any]: ...
     def years(self) -> list[str]: ...
     def count(self, place: str, year: str) -> CountResult: ...
-    def region_district_counts(self, region_code: str, year: str) -> pd.DataFrame: ...
     def district_geojson(self) -> dict[str, Any]: ...
 
 
@@ -86,32 +85,6 @@ def count(place: str, year: str) -> CountResult:
     """The high-level count of ``place`` in ``year`` (treat as read-only: it is shared)."""
     with _query_lock:
         return get_workspace().count(place, year)
-
-
-@lru_cache(maxsize=64)
-def region_map_frame(place: str, year: str) -> pd.DataFrame:
-    """Every district of the place's region(s), for a map of the place within its region.
-
-    Columns: area_code, area_name, region_code, population, amount_pence, amount_gbp,
-    per_head_gbp, in_place (True for the place's own districts).
-    """
-    result = count(place, year)
-    regions = sorted(result.districts["region_code"].dropna().astype(str).unique())
-    ws = get_workspace()
-    frames = []
-    for code in regions:
-        with _query_lock:
-            f = ws.region_district_counts(code, year)
-        if "region_code" in f:  # keep only the region's own districts, whatever comes back
-            f = f[f["region_code"] == code]
-        frames.append(f.assign(region_code=code))
-    cols = ["area_code", "area_name", "region_code", "population", "amount_pence"]
-    out = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
-    out["amount_gbp"] = out["amount_pence"].astype("float64") / 100
-    pop = out["population"].astype("float64")
-    out["per_head_gbp"] = (out["amount_gbp"] / pop).where(pop > 0)
-    out["in_place"] = out["area_code"].isin(set(result.place_codes))
-    return out
 
 
 @lru_cache(maxsize=1)
@@ -433,7 +406,6 @@ _CACHED = (
     pilot_names,
     years,
     count,
-    region_map_frame,
     district_geojson,
     district_reference,
     boundaries,

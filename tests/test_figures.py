@@ -8,9 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from dashboards import data
 from dashboards.figures.breakdown import OKABE_ITO, agency_bar, empty_figure, function_bar
-from dashboards.figures.maps import district_choropleth, fit_view
+from dashboards.figures.maps import feature_bounds, fit_view, view_for
 from dashboards.figures.money import format_gbp
 from totalplace.count.result import COUNT_ROW_COLUMNS, DISTRICT_COLUMNS, CountResult
 
@@ -127,97 +126,28 @@ def _square(code: str, lon: float, lat: float) -> dict[str, Any]:
     }
 
 
-GEOJSON = {
+GEOJSON: dict[str, Any] = {
     "type": "FeatureCollection",
     "features": [
         _square("E08000025", -1.9, 52.4),
         _square("E08000029", -1.7, 52.4),
         _square("E07000235", -2.3, 52.1),
-        _square("E09000008", -0.1, 51.3),  # not in the frame: must not be sent
+        _square("E09000008", -0.1, 51.3),  # London: far from the others
     ],
 }
 
 
-def _frame(per_head: list[float]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "area_code": ["E08000025", "E08000029", "E07000235"],
-            "area_name": ["Birmingham", "Solihull", "Malvern Hills"],
-            "per_head_gbp": per_head,
-            "in_place": [True, False, False],
-        }
-    )
-
-
-def test_choropleth_is_a_maplibre_map_on_white() -> None:
-    fig = district_choropleth(_frame([9100.0, 8800.0, 8500.0]), GEOJSON, "per_head_gbp", "Per head")
-    assert fig.data[0].type == "choroplethmap"
-    assert fig.layout.map.style == "white-bg"
-    assert fig.data[0].featureidkey == "id"
-    sent = {f["id"] for f in fig.data[0].geojson["features"]}
-    assert sent == {"E08000025", "E08000029", "E07000235"}
-
-
-def test_choropleth_outlines_the_place_and_hovers_in_pounds() -> None:
-    fig = district_choropleth(_frame([9100.0, 8800.0, 8500.0]), GEOJSON, "per_head_gbp", "Per head")
-    base, outline = fig.data
-    assert outline.type == "choroplethmap"
-    assert list(outline.locations) == ["E08000025"]
-    assert outline.marker.line.width > base.marker.line.width
-    assert outline.hoverinfo == "skip"
-    assert "£9,100" in [c[0] for c in base.customdata]
-    assert "%{hovertext}" in base.hovertemplate and "customdata[0]" in base.hovertemplate
-
-
-def test_choropleth_centres_on_its_districts() -> None:
-    fig = district_choropleth(_frame([1.0, 2.0, 3.0]), GEOJSON, "per_head_gbp", "Per head")
-    assert -2.3 < fig.layout.map.center.lon < -1.5
-    assert 52.1 < fig.layout.map.center.lat < 52.6
-    assert fig.layout.map.zoom > 6  # a region, not the country
-
-
-def test_flat_values_are_said_in_words_not_a_colour_bar() -> None:
-    fig = district_choropleth(_frame([7950.0] * 3), GEOJSON, "per_head_gbp", "Spend per head")
-    assert fig.layout.coloraxis.showscale is False
-    assert "£7,950" in fig.layout.annotations[0].text
-
-
-def test_choropleth_without_districts_says_so() -> None:
-    fig = district_choropleth(_frame([1.0, 2.0, 3.0])[:0], GEOJSON, "per_head_gbp", "Per head")
-    assert not fig.data and "No districts" in fig.layout.annotations[0].text
+def test_view_centres_on_the_areas_shown() -> None:
+    bounds = feature_bounds(GEOJSON)
+    centre, zoom = view_for(bounds, ["E08000025", "E08000029", "E07000235"])
+    assert -2.3 < centre["lon"] < -1.5
+    assert 52.1 < centre["lat"] < 52.6
+    assert zoom > 6  # a region, not the country
+    _, wider = view_for(bounds, [str(f["id"]) for f in GEOJSON["features"]])
+    assert wider < zoom  # London added: the view zooms out to show it
 
 
 def test_fit_view_zooms_in_on_small_areas() -> None:
     _, wide = fit_view(GEOJSON, 720, 520)
     _, narrow = fit_view({"features": GEOJSON["features"][:1]}, 720, 520)
     assert narrow > wide
-
-
-# -- the data bridge's map frame ------------------------------------------------------------
-
-
-class _Stub:
-    def count(self, place: str, year: str) -> CountResult:
-        return _count([("Councils", "9", "9. Education", 91_000_000_000)], population=1_000_000)
-
-    def region_district_counts(self, region_code: str, year: str) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "area_code": ["E08000025", "E08000029"],
-                "area_name": ["Birmingham", "Solihull"],
-                "population": [1_000_000, 0],
-                "amount_pence": [91_000_000_000, 0],
-            }
-        )
-
-
-def test_region_map_frame_flags_the_place_and_computes_per_head() -> None:
-    data.set_workspace(_Stub())  # type: ignore[arg-type]
-    try:
-        frame = data.region_map_frame("Birmingham", "2010-11")
-    finally:
-        data.set_workspace(None)
-    assert list(frame["in_place"]) == [True, False]
-    assert frame.loc[0, "per_head_gbp"] == pytest.approx(910.0)
-    assert pd.isna(frame["per_head_gbp"].iloc[1])  # no population: no per-head figure
-    assert set(frame["region_code"]) == {"E12000005"}

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 from dashboards.figures.breakdown import FONT, OKABE_ITO, empty_figure
@@ -15,101 +14,6 @@ from dashboards.figures.money import format_gbp
 
 #: Size the map is drawn at; the zoom is fitted to it.
 MAP_WIDTH, MAP_HEIGHT = 720, 520
-
-
-def district_choropleth(
-    frame: pd.DataFrame,
-    geojson: dict[str, Any],
-    value_column: str,
-    label: str,
-    *,
-    id_column: str = "area_code",
-    name_column: str = "area_name",
-    highlight_column: str = "in_place",
-) -> go.Figure:
-    """Districts coloured by ``value_column`` (pounds), the place's districts outlined.
-
-    ``frame``: one row per district with ``id_column`` (GSS code, matching the GeoJSON feature
-    ``id``), ``name_column``, ``value_column`` and a boolean ``highlight_column``. Only the
-    features of the frame's districts are sent to the browser. Hover shows the name and the value
-    formatted in pounds.
-    """
-    if frame.empty:
-        return empty_figure("No districts to map.")
-    codes = set(frame[id_column].astype(str))
-    features = [f for f in geojson.get("features", []) if str(f.get("id")) in codes]
-    if not features:
-        return empty_figure("No boundaries found for these districts.")
-    shapes = {"type": "FeatureCollection", "features": features}
-
-    data = frame.copy()
-    data["_label"] = [format_gbp(v) for v in data[value_column]]
-    centre, zoom = fit_view(shapes, MAP_WIDTH, MAP_HEIGHT)
-    values = pd.to_numeric(data[value_column], errors="coerce").dropna()
-    flat = not values.empty and round(values.max()) == round(values.min())
-    # one value everywhere: one plain colour (the middle of a scale reads as 'no data')
-    scale = [OKABE_ITO["sky"], OKABE_ITO["sky"]] if flat else "Cividis"
-    fig = px.choropleth_map(
-        data,
-        geojson=shapes,
-        featureidkey="id",
-        locations=id_column,
-        color=value_column,
-        color_continuous_scale=scale,
-        hover_name=name_column,
-        custom_data=["_label"],
-        map_style="white-bg",
-        center=centre,
-        zoom=zoom,
-        opacity=0.9,
-        labels={value_column: label},
-    )
-    fig.update_traces(
-        hovertemplate=f"<b>%{{hovertext}}</b><br>{label}: %{{customdata[0]}}<extra></extra>",
-        marker_line_color="white",
-        marker_line_width=0.8,
-    )
-
-    in_place = data[data[highlight_column].astype(bool)] if highlight_column in data else data[:0]
-    if not in_place.empty:
-        fig.add_trace(
-            go.Choroplethmap(
-                geojson=shapes,
-                featureidkey="id",
-                locations=in_place[id_column].tolist(),
-                z=[1] * len(in_place),
-                colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
-                showscale=False,
-                marker={"line": {"color": OKABE_ITO["vermillion"], "width": 3}},
-                hoverinfo="skip",
-                name="The place",
-            )
-        )
-    if flat:
-        # One value everywhere (e.g. a region shared by population): a colour bar would repeat
-        # the same tick; say the value in words instead.
-        fig.update_layout(coloraxis_showscale=False)
-        fig.add_annotation(
-            text=f"Every district here: {label.lower()} {format_gbp(values.iloc[0])}",
-            x=0.01,
-            y=0.99,
-            xref="paper",
-            yref="paper",
-            xanchor="left",
-            yanchor="top",
-            showarrow=False,
-            bgcolor="rgba(255,255,255,0.85)",
-            font={**FONT, "size": 14},
-        )
-    fig.update_layout(
-        font=FONT,
-        width=None,
-        height=MAP_HEIGHT,
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        coloraxis_colorbar={"title": {"text": label}, "tickprefix": "£", "tickformat": ",.0f"},
-        paper_bgcolor="white",
-    )
-    return fig
 
 
 def _positions(geometry: dict[str, Any]) -> Iterator[tuple[float, float]]:

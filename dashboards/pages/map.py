@@ -12,9 +12,10 @@ from typing import Any
 
 import dash
 import dash_ag_grid as dag
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards import data
+from dashboards.components import geomap
 from dashboards.components.controls import choose, control, controls, dropdown, url_sync
 from dashboards.components.downloads import (
     clicked_format,
@@ -26,6 +27,7 @@ from dashboards.components.downloads import (
     send_table,
     table_downloads,
 )
+from dashboards.components.geomap import merge_geometry
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES
 from dashboards.figures.maps import area_choropleth, view_for
@@ -216,14 +218,11 @@ url_sync(
 def load_boundaries(level: str | None, district: Any, upper: Any) -> tuple[Any, Any]:
     """Send a level's boundaries the first time that level is shown (then never again)."""
     level = level or "district"
-    try:
-        if level == "district" and not district:
-            return data.boundaries("district"), no_update
-        if level == "upper_tier" and not upper:
-            return no_update, data.boundaries("upper_tier")
-    except TotalPlaceError:
-        pass  # the map callback says what is wrong, in words
-    return no_update, no_update
+    if level == "district":
+        geo = geomap.boundaries_once("district", district)
+        return (no_update if geo is None else geo), no_update
+    geo = geomap.boundaries_once("upper_tier", upper)
+    return no_update, (no_update if geo is None else geo)
 
 
 def _args(
@@ -319,25 +318,7 @@ def _grid_rows(frame: Any) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r.items()} for r in rows[cols].to_dict("records")]
 
 
-clientside_callback(
-    """
-    function (fig, district, upper) {
-        const dc = window.dash_clientside;
-        if (!fig) { return dc.no_update; }
-        const level = fig.layout && fig.layout.meta && fig.layout.meta.geometry;
-        if (!level) { return fig; }
-        const geo = level === 'upper_tier' ? upper : district;
-        if (!geo) { return dc.no_update; }
-        const traces = (fig.data || []).map(
-            t => (t.type === 'choroplethmap' ? Object.assign({}, t, {geojson: geo}) : t));
-        return Object.assign({}, fig, {data: traces});
-    }
-    """,
-    Output(GRAPH, "figure"),
-    Input(FIGURE, "data"),
-    Input(GEO["district"], "data"),
-    Input(GEO["upper_tier"], "data"),
-)
+merge_geometry(GRAPH, FIGURE, GEO)
 
 
 @callback(

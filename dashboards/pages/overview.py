@@ -15,6 +15,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards import data
+from dashboards.components import geomap
 from dashboards.components.downloads import (
     clicked_format,
     download_inputs,
@@ -25,9 +26,10 @@ from dashboards.components.downloads import (
     send_table,
     table_downloads,
 )
+from dashboards.components.geomap import merge_geometry
 from dashboards.components.kpi import kpi_card, kpi_row
 from dashboards.figures.breakdown import agency_bar, empty_figure, function_bar
-from dashboards.figures.maps import district_choropleth
+from dashboards.figures.maps import area_choropleth, view_for
 from dashboards.figures.money import format_count, format_gbp, format_per_head, format_share
 from totalplace.errors import TotalPlaceError
 
@@ -39,6 +41,7 @@ dash.register_page(
 )
 
 PLACE, YEAR, URL = "overview-place", "overview-year", "overview-url"
+MAP_GEO, MAP_FIGURE = {"district": "overview-map-geo"}, "overview-map-figure"
 MAP_SENTENCE = (
     "Per-head spend is flat within a region while population is the only driver: CRA gives spend "
     "by region, and it is shared among districts by population."
@@ -140,6 +143,7 @@ def layout(place: str | None = None, year: str | None = None, **_other: Any) -> 
                 "The place's districts are outlined in orange; hover a district for its figure.",
                 className="note",
             ),
+            *geomap.stores(MAP_GEO, MAP_FIGURE),
             dcc.Loading(_graph("overview-map", scroll_zoom=True)),
             _figure_downloads("overview-map"),
             html.H2("The count, line by line"),
@@ -229,20 +233,45 @@ def update_count(place: str | None, year: str | None) -> tuple[Any, ...]:
 
 
 @callback(
-    Output("overview-map", "figure"),
+    Output(MAP_GEO["district"], "data"),
+    Input(PLACE, "value"),
+    State(MAP_GEO["district"], "data"),
+)
+def load_boundaries(_place: str | None, held: Any) -> Any:
+    """England's district boundaries, sent to the browser once per visit of the page."""
+    geo = geomap.boundaries_once("district", held)
+    return no_update if geo is None else geo
+
+
+@callback(
+    Output(MAP_FIGURE, "data"),
     Input(PLACE, "value"),
     Input(YEAR, "value"),
 )
 def update_map(place: str | None, year: str | None) -> Any:
-    """Per-head spend of the districts in the place's region, the place outlined."""
+    """Per-head spend of the districts in the place's region, the place outlined (the figures
+    only: the browser puts the boundaries in)."""
     if not place or not year:
-        return empty_figure("Choose a place and a year.")
+        return empty_figure("Choose a place and a year.").to_plotly_json()
     try:
-        frame = data.region_map_frame(place, year)
-        geojson = data.district_geojson()
+        region = data.place_region(place)
+        frame = data.map_frame(year, "district", region, place)
+        view = view_for(data.boundary_bounds("district"), frame["area_code"].tolist())
     except TotalPlaceError as exc:
-        return empty_figure(str(exc))
-    return district_choropleth(frame, geojson, "per_head_gbp", "Spend per head")
+        return empty_figure(str(exc)).to_plotly_json()
+    where = data.region_name(region) if region else "England"
+    fig = area_choropleth(
+        frame,
+        "per_head_gbp",
+        "Spend per head",
+        f"Spend per head, {where}, {year}",
+        level="district",
+        view=view,
+    )
+    return fig.to_plotly_json()
+
+
+merge_geometry("overview-map", MAP_FIGURE, MAP_GEO)
 
 
 def _failed(message: str) -> tuple[Any, ...]:
