@@ -77,8 +77,33 @@ def _shell() -> html.Div:
 
 
 def create_server() -> Flask:
-    """The Flask server for a WSGI host: ``gunicorn 'dashboards.app:create_server()'``."""
-    return create_app().server
+    """The Flask server for a WSGI host: ``gunicorn 'dashboards.app:create_server()'``; each
+    worker fills its shared caches before it takes a request (``data.warm``)."""
+    app = create_app()
+    warm()
+    return app.server
+
+
+def warm() -> list[str]:
+    """Make a fresh process answer its first visitors as fast as its later ones: fill the
+    shared data caches (``data.warm``) and load plotly's validators for every trace type the
+    figures use (plotly imports them on first use: ~150 ms). Returns what could not be loaded."""
+    import plotly.graph_objects as go
+
+    from dashboards.figures.breakdown import agency_bar, function_bar
+
+    traces = (go.Bar, go.Scatter, go.Sankey, go.Choroplethmap, go.Heatmap, go.Waterfall)
+    go.Figure([t() for t in traces]).update_layout(title="warm-up").to_plotly_json()
+    missing = data.warm()
+    try:  # the layouts the figures set (axes, margins, fonts): one real figure of each kind
+        pilot, year = data.pilot_names()[0], data.default_year()
+        if year is not None:
+            result = data.count(pilot, year)
+            agency_bar(result.by("agency_type")).to_plotly_json()
+            function_bar(result.by("function")).to_plotly_json()
+    except Exception:  # an empty or partial workspace: the pages say what is missing
+        missing.append("figures")
+    return missing
 
 
 if __name__ == "__main__":

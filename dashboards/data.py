@@ -304,21 +304,36 @@ def group_series(
 ) -> pd.DataFrame:
     """Totals of named groups of districts in every year: ``queries.group_totals`` with a
     ``year`` and the ``population_year`` per head uses. Groups are (name, districts) pairs."""
-    members = dict(groups)
-    frames = []
-    for year in years():
-        pop = count_population(year)
-        totals = queries.group_totals(
-            district_spend(year),
-            pop.frame,
-            members,
-            by=by,
-            function_code=function_code,
-            agency_type=agency_type,
-            agency=agency,
-        )
-        frames.append(totals.assign(year=year, population_year=pop.year))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    spend, population = spend_all_years()
+    if spend.empty:
+        return pd.DataFrame()
+    totals = queries.group_totals(
+        spend,
+        population,
+        dict(groups),
+        by=by,
+        function_code=function_code,
+        agency_type=agency_type,
+        agency=agency,
+    )
+    population_years = {y: count_population(y).year for y in years()}
+    totals = totals.astype({c: "str" for c in totals.select_dtypes("category").columns})
+    return totals.assign(population_year=totals["year"].map(population_years).astype("int64"))
+
+
+@lru_cache(maxsize=1)
+def spend_all_years() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """England's spend by district and the per-head populations, every year in one frame each
+    (with a ``year`` column), for comparisons over the years in one pass."""
+    ys = years()
+    if not ys:
+        return pd.DataFrame(), pd.DataFrame()
+    spend = pd.concat([district_spend(y).assign(year=y) for y in ys], ignore_index=True)
+    # text columns as categories: filters and group-bys work on small integer codes
+    text = [c for c in spend.columns if c != "amount_pence"]
+    spend = spend.astype({c: "category" for c in text})
+    pops = pd.concat([count_population(y).frame.assign(year=y) for y in ys], ignore_index=True)
+    return spend, pops
 
 
 def england() -> tuple[str, tuple[str, ...]]:
@@ -402,6 +417,41 @@ def catalogue_entry(source_id: str) -> Any:
     return load_catalogue().get(source_id)
 
 
+def warm() -> list[str]:
+    """Fill the per-process caches every page shares (reference tables, boundaries, England's
+    spend by district and populations for every year), so a server's first visitors do not
+    wait for them. Called once when the app is created; returns what could not be loaded (a
+    workspace without a built store is no error here: the pages say so in words)."""
+    steps: list[tuple[str, Any]] = [
+        ("pilots", pilot_names),
+        ("years", years),
+        ("districts", district_reference),
+        ("functions", function_options),
+        ("agencies", agency_dimensions),
+        ("areas", area_options),
+        ("pilot districts", pilot_members),
+        ("district boundaries", lambda: boundary_bounds("district")),
+        ("upper-tier boundaries", lambda: boundary_bounds("upper_tier")),
+    ]
+    missing = []
+    for name, step in steps:
+        try:
+            step()
+        except Exception:  # a partial workspace (or a test stub) warms what it can
+            missing.append(name)
+    if "years" in missing:
+        return missing
+    for year in years():
+        try:
+            count_population(year)
+            district_spend(year)
+        except Exception:  # as above
+            missing.append(f"spend {year}")
+    if not missing:
+        spend_all_years()
+    return missing
+
+
 _CACHED = (
     pilot_names,
     years,
@@ -413,6 +463,7 @@ _CACHED = (
     mid_year,
     count_population,
     district_spend,
+    spend_all_years,
     function_options,
     agency_dimensions,
     pilot_members,

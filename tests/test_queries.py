@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from totalplace import queries
 from totalplace.count.engine import district_lines
@@ -89,6 +91,90 @@ def test_group_totals_sum_members_and_divide_by_their_people(
     by = queries.group_totals(spend, population, groups, by="function")
     pilot = by[by["name"] == "Pilot"].set_index("function")["amount_pence"]
     assert pilot.to_dict() == {"7. Health": 3_000, "9. Education": 500}
+
+
+def _naive_group_totals(
+    spend: pd.DataFrame, population: pd.DataFrame, members: dict[str, list[str]], by: str | None
+) -> dict[tuple[str, Any], tuple[int, int]]:
+    """The obvious loop over groups: {(name, by value): (amount_pence, population)}."""
+    pop = population.set_index("area_code")["population"]
+    out: dict[tuple[str, Any], tuple[int, int]] = {}
+    for name, codes in members.items():
+        codes = list(dict.fromkeys(codes))
+        part = spend[spend["area_code"].isin(codes)]
+        people = int(pop.reindex(codes).fillna(0).sum())
+        if by is None:
+            out[(name, None)] = (int(part["amount_pence"].sum()), people)
+        else:
+            for value, amount in part.groupby(by)["amount_pence"].sum().items():
+                out[(name, value)] = (int(amount), people)
+    return out
+
+
+@given(
+    groups=st.dictionaries(
+        st.sampled_from(["A", "B", "C", "England"]),
+        st.lists(st.sampled_from(["D1", "D2", "D3", "D4", "D9"]), max_size=6),
+        max_size=4,
+    ),
+    by=st.sampled_from([None, "function", "agency_type"]),
+)
+def test_group_totals_equal_the_obvious_loop(groups: dict[str, list[str]], by: str | None) -> None:
+    spend = pd.DataFrame(
+        [
+            ("D1", "Dept of Health", "NHS and health", "7", "7. Health", "apportioned", 1_000),
+            ("D1", "Kent", "Councils", "9", "9. Education", "actual", -500),
+            ("D2", "Dept of Health", "NHS and health", "7", "7. Health", "apportioned", 2_000),
+            ("D3", "Dept of Health", "NHS and health", "7", "7. Health", "apportioned", 300),
+            ("D4", "Kent", "Councils", "9", "9. Education", "actual", 7),
+        ],
+        columns=[*queries.SPEND_KEY, "amount_pence"],
+    )
+    population = pd.DataFrame({"area_code": ["D1", "D2", "D3"], "population": [10, 20, 300]})
+    got = queries.group_totals(spend, population, groups, by=by)
+    assert list(dict.fromkeys(got["name"])) == [
+        n for n in groups if by is None or any(c in set(spend["area_code"]) for c in groups[n])
+    ]
+    as_dict = {
+        (r["name"], r[by] if by else None): (r["amount_pence"], r["population"])
+        for _, r in got.iterrows()
+    }
+    assert as_dict == _naive_group_totals(spend, population, groups, by)
+
+
+@given(
+    groups=st.dictionaries(
+        st.sampled_from(["A", "B", "England"]),
+        st.lists(st.sampled_from(["D1", "D2", "D3", "D9"]), max_size=4),
+        min_size=1,
+        max_size=3,
+    ),
+    by=st.sampled_from([None, "function"]),
+)
+def test_group_totals_over_years_equal_one_year_at_a_time(
+    groups: dict[str, list[str]], by: str | None
+) -> None:
+    rows = [
+        ("D1", "Dept of Health", "NHS and health", "7", "7. Health", "apportioned", 1_000),
+        ("D1", "Kent", "Councils", "9", "9. Education", "actual", 500),
+        ("D2", "Dept of Health", "NHS and health", "7", "7. Health", "apportioned", 2_000),
+        ("D3", "Kent", "Councils", "9", "9. Education", "actual", 30),
+    ]
+    cols = [*queries.SPEND_KEY, "amount_pence"]
+    y1 = pd.DataFrame(rows, columns=cols)
+    y2 = pd.DataFrame(rows[:2], columns=cols).assign(amount_pence=[7, -3])
+    p1 = pd.DataFrame({"area_code": ["D1", "D2", "D3"], "population": [10, 20, 30]})
+    p2 = pd.DataFrame({"area_code": ["D1", "D2"], "population": [11, 21]})
+    both = queries.group_totals(
+        pd.concat([y1.assign(year="2009-10"), y2.assign(year="2010-11")]),
+        pd.concat([p1.assign(year="2009-10"), p2.assign(year="2010-11")]),
+        groups,
+        by=by,
+    )
+    for year, spend, pop in (("2009-10", y1, p1), ("2010-11", y2, p2)):
+        one = queries.group_totals(spend, pop, groups, by=by)
+        part = both[both["year"] == year].drop(columns="year").reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, one, check_dtype=False)
 
 
 @pytest.fixture()

@@ -171,8 +171,14 @@ def serve(
                 f"migrated ({exc}); fix TOTALPLACE_DB_URL or move the file aside"
             )
         )
+    dash_app = create_app(ws)
+    from dashboards.app import warm
+
+    missing = warm()
+    if missing:
+        err.print(f"[yellow]not loaded (the pages say so): {', '.join(missing)}[/]")
     console.print(f"totalplace dashboard on http://127.0.0.1:{port}/")
-    create_app(ws).run(host="127.0.0.1", port=port, debug=debug)
+    dash_app.run(host="127.0.0.1", port=port, debug=debug)
 
 
 DriverOpt = Annotated[

@@ -323,30 +323,57 @@ def group_totals(
     agency: str | None = None,
 ) -> pd.DataFrame:
     """Totals for named groups of districts (pilots, a peer group, England), optionally by one
-    column of ``spend`` (e.g. 'function').
+    column of ``spend`` (e.g. 'function'), and by year when ``spend`` and ``population`` both
+    have a ``year`` column (many years in one pass).
 
-    Columns: name, [by], population, amount_pence, amount_gbp, per_head_gbp. A group's
-    population is its districts' (the count's per-head basis)."""
-    sel = _select(spend, function_code, agency_type, agency)
-    pop = population.set_index("area_code")["population"]
-    keys = ["area_code", by] if by else ["area_code"]
-    by_area = sel.groupby(keys, as_index=False, dropna=False)["amount_pence"].sum()
-    frames = []
-    for name, codes in members.items():
-        codes = list(codes)
-        part = by_area[by_area["area_code"].isin(codes)]
-        people = int(pop.reindex(codes).fillna(0).sum())
-        if by:
-            agg = part.groupby(by, as_index=False, dropna=False)["amount_pence"].sum()
-        else:
-            agg = pd.DataFrame({"amount_pence": [int(part["amount_pence"].sum())]})
-        frames.append(agg.assign(name=name, population=people))
-    cols = ["name", *([by] if by else []), "population", "amount_pence"]
-    if not frames:
+    Columns: name, [year], [by], population, amount_pence, amount_gbp, per_head_gbp. A group's
+    population is its districts' (the count's per-head basis). Without ``by`` every group has a
+    row (0 where its districts have no spend); with ``by``, one row per value it has."""
+    years = ["year"] if "year" in spend.columns and "year" in population.columns else []
+    cols = ["name", *years, *([by] if by else []), "population", "amount_pence"]
+    if not members:
         return _with_gbp(pd.DataFrame(columns=cols))
-    out = pd.concat(frames, ignore_index=True)[cols]
+    sel = _select(spend, function_code, agency_type, agency)
+    order = {name: i for i, name in enumerate(members)}
+    membership = pd.DataFrame(
+        [(name, str(code)) for name, codes in members.items() for code in dict.fromkeys(codes)],
+        columns=["name", "area_code"],
+    ).astype({"name": "object", "area_code": "object"})
+    # one merge and one groupby for every group (and year) at once
+    pop = population.drop_duplicates([*years, "area_code"])[[*years, "area_code", "population"]]
+    people = (
+        membership.merge(pop, on="area_code", how="inner")
+        .groupby(["name", *years])["population"]
+        .sum()
+    )
+    by_area = sel.groupby(["area_code", *years, *([by] if by else [])], dropna=False)[
+        "amount_pence"
+    ].sum()
+    joined = membership.merge(by_area.reset_index(), on="area_code", how="inner")
+    if by:
+        out = joined.groupby(["name", *years, by], as_index=False, dropna=False)[
+            "amount_pence"
+        ].sum()
+    else:
+        sums = joined.groupby(["name", *years])["amount_pence"].sum()
+        grid = (
+            pd.MultiIndex.from_product([list(members), sorted(spend["year"].unique())])
+            if years
+            else pd.Index(list(members))
+        )
+        out = sums.reindex(grid, fill_value=0).rename("amount_pence").reset_index()
+        out.columns = ["name", *years, "amount_pence"]
+    key = pd.MultiIndex.from_frame(out[["name", *years]]) if years else pd.Index(out["name"])
+    out["population"] = people.reindex(key).fillna(0).astype("int64").to_numpy()
+    out = out.sort_values(["name", *years], key=_by_order(order), kind="stable", ignore_index=True)
+    out = out[cols]
     out["amount_pence"] = out["amount_pence"].astype("int64")
     return _with_gbp(out)
+
+
+def _by_order(order: Mapping[str, int]) -> Any:
+    """A sort key: group names in the order they were given, other columns as they are."""
+    return lambda col: col.map(order) if col.name == "name" else col
 
 
 def _with_gbp(frame: pd.DataFrame) -> pd.DataFrame:
