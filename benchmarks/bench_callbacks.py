@@ -66,11 +66,12 @@ VARIANTS: list[tuple[str, dict[str, str]]] = [
 ]
 
 
-def views(places: list[str], year: str) -> list[tuple[str, str]]:
+def views(places: list[str], year: str, pages: list[str] = PAGES) -> list[tuple[str, str]]:
     """(page, query string) for every page and pilot, then the control variants."""
-    out = [(p, "?" + urlencode({"place": pl, "year": year})) for p in PAGES for pl in places]
+    out = [(p, "?" + urlencode({"place": pl, "year": year})) for p in pages for pl in places]
     for page, extra in VARIANTS:
-        out += [(page, "?" + urlencode({"place": pl, "year": year, **extra})) for pl in places]
+        if page in pages:
+            out += [(page, "?" + urlencode({"place": pl, "year": year, **extra})) for pl in places]
     return out
 
 
@@ -95,16 +96,23 @@ def visit(port: int, app: Any, page: str, search: str, conn: Any) -> list[tuple[
     return out
 
 
-def bench(workspace: Path, rounds: int, year: str | None) -> dict[str, Any]:
+def bench(
+    workspace: Path,
+    rounds: int,
+    year: str | None,
+    pages: list[str] = PAGES,
+    max_places: int | None = None,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tp-bench-cb-") as tmp:
         ws = Path(tmp) / "workspace"
         shutil.copytree(workspace, ws)
         server = Server(ws, workers=1)
         server.start()
         try:
-            app = discover(server.port, PAGES)
+            app = discover(server.port, pages)
             the_year = year or ("2010-11" if "2010-11" in app.years else app.years[-1])
-            todo = views(app.places, the_year)
+            places = app.places[:max_places] if max_places else app.places
+            todo = views(places, the_year, pages)
             first: dict[str, list[float]] = defaultdict(list)
             repeat: dict[str, list[float]] = defaultdict(list)
             errors: list[str] = []
@@ -136,7 +144,7 @@ def bench(workspace: Path, rounds: int, year: str | None) -> dict[str, Any]:
         )
     return {
         "year": the_year,
-        "places": app.places,
+        "places": places,
         "views": len(todo),
         "rounds": rounds,
         "seconds": seconds,
@@ -178,10 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="1 first-visit round + N-1 repeats")
     ap.add_argument("--year", default=None, help="financial year (default 2010-11)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--pages", nargs="+", default=PAGES, help="pages to visit")
+    ap.add_argument("--places", type=int, default=None, help="only the first N pilots")
     args = ap.parse_args(argv)
     if not (args.workspace / "totalplace.duckdb").exists():
         raise SystemExit(f"{args.workspace}: no totalplace.duckdb; run `totalplace build` first")
-    res = bench(args.workspace, max(1, args.rounds), args.year)
+    res = bench(args.workspace, max(1, args.rounds), args.year, args.pages, args.places)
     print(report(res))
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))

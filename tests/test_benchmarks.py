@@ -140,6 +140,35 @@ def test_bench_load_prints_its_figures(mirror: Path, store_copy: Path, tmp_path:
     assert res["page_callbacks"]["/"], "no initial callbacks found for the overview page"
 
 
+def test_bench_callbacks_times_every_callback_of_each_page(
+    mirror: Path, store_copy: Path, tmp_path: Path
+) -> None:
+    out = run(
+        "bench_callbacks.py",
+        "--workspace",
+        str(store_copy.parent),
+        "--rounds",
+        "2",
+        "--places",
+        "2",
+        "--pages",
+        "/",
+        "/map",
+        "--json",
+        str(tmp_path / "c.json"),
+        mirror=mirror,
+    )
+    assert "first visit p50 ms" in out and "Under 150 ms" in out
+    res = json.loads((tmp_path / "c.json").read_text())
+    assert res["errors"] == [] and len(res["places"]) == 2
+    by_name = {c["callback"]: c for c in res["callbacks"]}
+    assert {"/ page layout", "/map page layout"} <= set(by_name)
+    assert any(n.startswith("/ overview-kpis") for n in by_name)
+    # 2 places on 2 pages plus the map's 2 URL variants; round 2 repeats each view once
+    assert by_name["/map page layout"]["n_first"] == 2 * 3
+    assert by_name["/map page layout"]["n_repeat"] == 2 * 3
+
+
 def test_run_all_writes_the_results_table(mirror: Path, store_copy: Path, tmp_path: Path) -> None:
     md = tmp_path / "BENCHMARKS.md"
     md.write_text("# Benchmarks\n\nHand-written text.\n\n<!-- results go here -->\n")
