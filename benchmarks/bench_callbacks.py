@@ -87,6 +87,15 @@ def visit(port: int, app: Any, page: str, search: str, conn: Any) -> list[tuple[
         return out
     layout = resp.get("response", {}).get("_pages_content", {}).get("children")
     props = components([app.shell, layout])
+    for grid in props.values():  # an infinite-model grid asks for its first block on load
+        if grid.get("rowModelType") == "infinite" and not grid.get("getRowsRequest"):
+            block = int(grid.get("dashGridOptions", {}).get("cacheBlockSize", 100))
+            grid["getRowsRequest"] = {
+                "startRow": 0,
+                "endRow": block,
+                "sortModel": [],
+                "filterModel": {},
+            }
     for cb in initial_callbacks(app.deps, props):
         start = time.perf_counter()
         status, _ = request(
