@@ -3,15 +3,19 @@
 Like ``dashboards.data``, it returns plain data (ThemeBreakdown, DataFrames, bytes); pages never
 touch the store. A breakdown is cached per workspace, place, year and theme (the workspace is
 read-only while the dashboard runs) and computed under the bridge's query lock, because the
-store's DuckDB connection refuses concurrent calls.
+store's DuckDB connection refuses concurrent calls. ``view`` keeps what a page builds from a
+breakdown (figures, grid rows), so a callback answering a repeat visit only looks it up.
 """
 
 from __future__ import annotations
 
 import io
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import pandas as pd
 
@@ -93,9 +97,56 @@ def default_theme(place: str | None) -> str:
 
 
 def breakdown(place: str, year: str, theme: str) -> ThemeBreakdown:
-    """The deep dive of ``theme`` in ``place`` and ``year`` (shared: treat as read-only)."""
+    """The deep dive of ``theme`` in ``place`` and ``year`` (shared: treat as read-only).
+
+    Computed once per key even when two callbacks ask at the same moment (the page's theme and
+    drill-down callbacks both fire on load): the second waits for the first's answer instead of
+    computing it again.
+    """
     workspace: Any = data.get_workspace()  # cached by identity (the workspace is read-only)
-    return _breakdown(workspace, place, year, theme)
+    with _key_lock((workspace, place, year, theme)):
+        return _breakdown(workspace, place, year, theme)
+
+
+#: Locks striped by key: callers of the same key queue, different keys rarely share a lock.
+_KEY_LOCKS = tuple(threading.Lock() for _ in range(16))
+
+
+def _key_lock(key: Hashable) -> threading.Lock:
+    return _KEY_LOCKS[hash(key) % len(_KEY_LOCKS)]
+
+
+T = TypeVar("T")
+
+
+def view(place: str, year: str, theme: str, build: Callable[..., T], *key: str) -> T:
+    """``build(breakdown(place, year, theme), *key)``, built once per place, year, theme,
+    builder and ``key`` (e.g. a drill-down selection) and shared afterwards.
+
+    The page's callbacks turn a breakdown into figures, grid rows and text; that costs more
+    than a repeat visit should, so each callback passes its builder here and a repeat is a
+    look-up. What ``build`` returns is shared between callers: it must not be changed. Errors
+    (``TotalPlaceError``) are not kept: the next call tries again.
+    """
+    workspace: Any = data.get_workspace()
+    full = (workspace, place, year, theme, build, *key)
+    with _views_lock:
+        if full in _views:
+            _views.move_to_end(full)
+            return cast(T, _views[full])
+    built = build(breakdown(place, year, theme), *key)  # two callers may both build it
+    with _views_lock:
+        kept = _views.setdefault(full, built)
+        while len(_views) > VIEW_CACHE_SIZE:
+            _views.popitem(last=False)
+    return cast(T, kept)
+
+
+#: Built views kept (least recently used dropped first): every pilot, theme and a few
+#: drill-down selections each.
+VIEW_CACHE_SIZE = 512
+_views: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_views_lock = threading.Lock()
 
 
 @lru_cache(maxsize=64)
@@ -167,3 +218,5 @@ def file_stem(result: ThemeBreakdown) -> str:
 def clear_caches() -> None:
     themes.cache_clear()
     _breakdown.cache_clear()
+    with _views_lock:
+        _views.clear()

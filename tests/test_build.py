@@ -18,8 +18,9 @@ def test_build_loads_every_catalogue_source_with_an_adapter(workspace) -> None: 
     batches = store.query("SELECT source_id, target, rows_ledger FROM batches")
     assert set(batches["source_id"]) >= {s.id for s in adapter_sources()}
     assert store.check() == []
-    assert {"ledger", "quarantine", "population", "districts", "footprints",
-            "geojson"} <= set(store.tables())
+    assert {"ledger", "quarantine", "population", "districts", "footprints", "geojson"} <= set(
+        store.tables()
+    )
     n_ledger = int(store.query("SELECT count(*) AS n FROM ledger")["n"].iloc[0])
     assert n_ledger == int(batches.loc[batches["target"] == "ledger", "rows_ledger"].sum())
 

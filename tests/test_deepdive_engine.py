@@ -8,14 +8,23 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
+from tests.test_deepdive_rules import per_row_mask
 from totalplace.deepdive.cli import long_table, write_xlsx
-from totalplace.deepdive.engine import breakdown, part
+from totalplace.deepdive.engine import (
+    LINE_COLUMNS,
+    RULE_COLUMNS,
+    allocate,
+    breakdown,
+    part,
+    parts,
+)
 from totalplace.deepdive.rules import Theme, theme_from_dict
 
 POPULATIONS = {"population": 1000, "age_65_plus": 250, "age_0_17": 200}
@@ -389,3 +398,100 @@ def test_lines_without_optional_columns_still_work() -> None:
     b = run(theme(rule("police", {"agency_type": ["Police"]})), lines)
     assert b.total_pence == 400_000
     assert b.by_function()["line"].tolist() == ["(no finer function)"]
+
+
+# -- fast allocation: the same allocations as the straightforward per-row evaluation ----------
+
+
+def per_row_allocations(lines: pd.DataFrame, t: Theme, shares: dict[str, Any]) -> pd.DataFrame:
+    """Allocations as first written: every rule's mask evaluated row by row, its matched lines
+    copied and concatenated, each theme amount taken with ``part``, one line at a time."""
+    cols = list(LINE_COLUMNS)
+    frames = []
+    for r in t.rules:
+        mask = per_row_mask(r.match, lines)
+        sel = lines.loc[mask, cols].copy()
+        amounts = [int(a) for a in lines.loc[mask, "amount_pence"]]
+        sel["line_id"] = sel.index
+        sel["source_pence"] = pd.array(amounts, dtype="int64")
+        sel["amount_pence"] = pd.array([part(a, shares[r.id].share) for a in amounts], "int64")
+        for c in RULE_COLUMNS:
+            sel[c] = r.id if c == "rule" else getattr(r, c)
+        frames.append(sel)
+    return pd.concat(frames, ignore_index=True)
+
+
+def repetitive_ledger() -> pd.DataFrame:
+    """The six-line ledger, each line in three districts (as count lines are), shuffled, with
+    a line so large that its products with a population share's numerator pass int64."""
+    big = line(agency_type="NHS and health", function_code="7", row=99, amount_pence=9 * 10**15)
+    base = pd.concat([ledger(), pd.DataFrame([big])], ignore_index=True)
+    out = pd.concat([base.assign(area_code=f"E0600000{i}") for i in range(3)], ignore_index=True)
+    return out.sample(frac=1.0, random_state=3).reset_index(drop=True)
+
+
+def test_fast_allocation_equals_the_per_row_evaluation() -> None:
+    lines = repetitive_ledger()
+    # a population share whose products with the large line pass int64
+    odd = {**POPULATIONS, "population": 1_000_000, "age_65_plus": 123_457}
+    t = OLDER
+    alloc, shares, _ = allocate(lines, t, odd)
+    expected = per_row_allocations(lines, t, shares)
+    pd.testing.assert_frame_equal(alloc, expected, check_exact=True)
+    b = breakdown(lines, t, odd, place_name="X", year="2010-11", population_year=2019)
+    pd.testing.assert_frame_equal(b.allocations, expected, check_exact=True)
+    relevant = per_row_mask(t.relevant[0], lines)
+    for m in t.relevant[1:]:
+        relevant |= per_row_mask(m, lines)
+    assert b.relevant_pence == int(lines.loc[relevant, "amount_pence"].sum())
+    per_line = expected.groupby("line_id")["amount_pence"].sum()
+    assert b.relevant_allocated_pence == int(
+        per_line.reindex(lines.index[relevant]).fillna(0).sum()
+    )
+
+
+@pytest.mark.parametrize(
+    "share",
+    [Fraction(1), Fraction(11, 20), Fraction(123_457, 1_000), Fraction(1, 10**20),
+     Fraction(3_000_000_007, 7_000_000_019)],
+)  # fmt: skip
+def test_parts_are_part_of_each_amount(share: Fraction) -> None:
+    amounts = [0, 1, -1, 1_000_003, -1_000_003, 9 * 10**15, -(9 * 10**15)]
+    got = parts(np.array(amounts, dtype=np.int64), share)
+    assert got.dtype == np.int64
+    assert got.tolist() == [part(a, share) for a in amounts]
+
+
+def test_derived_tables_are_computed_once_and_callers_get_copies() -> None:
+    b = run()
+    first = b.by_rule()
+    first.loc[0, "amount_pence"] = -1  # a caller changing its copy changes nothing shared
+    again = b.by_rule()
+    assert again.loc[0, "amount_pence"] != -1
+    pd.testing.assert_frame_equal(again, run().by_rule())
+    assert b.pooling() is not b.pooling()
+    assert set(b._memo) >= {("by_rule",), ("pooling",)}
+
+
+def test_the_reference_is_computed_only_when_a_ratio_rule_matches() -> None:
+    reference = pd.DataFrame(
+        [
+            line(agency_type="Councils", subfunction="10.1 Sickness", amount_pence=600),
+            line(agency_type="Councils", subfunction="10.2 Old age", amount_pence=400),
+        ]
+    )
+    calls: list[int] = []
+
+    def lazy() -> pd.DataFrame:
+        calls.append(1)
+        return reference
+
+    unmatched = theme(rule("care", {"service_line": ["Nothing"]}, share_ratio=RATIO))
+    assert run(unmatched, reference=lazy).errors == [] and calls == []
+    matched = theme(
+        rule("care", {"service_line": ["Social care"]}, share_ratio=RATIO),
+        rule("jobs", {"description": "JOBSEEKER"}, share_ratio=RATIO),
+    )
+    b = run(matched, reference=lazy)
+    assert calls == [1]  # once for both ratio rules
+    assert b.shares["care"].share == b.shares["jobs"].share == Fraction(2, 5)

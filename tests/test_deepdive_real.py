@@ -7,16 +7,17 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from totalplace.build import build_workspace
 from totalplace.config import Settings
-from totalplace.count.engine import best_mid_year, population_of
+from totalplace.count.engine import CountOptions, apportioned_rows, best_mid_year, population_of
 from totalplace.count.result import CountResult
 from totalplace.deepdive.cli import app
-from totalplace.deepdive.engine import ThemeBreakdown, deep_dive, part
+from totalplace.deepdive.engine import ThemeBreakdown, _cra_lines, deep_dive, part
 from totalplace.deepdive.rules import load_theme, theme_ids
 from totalplace.workspace import Workspace
 
@@ -186,3 +187,25 @@ def test_cli_json_csv_and_xlsx(built: Settings, ws: Workspace, counts: Counts, t
 
     res = runner.invoke(app, ["deepdive", *common[:4], "--theme", "nope", *common[6:]])
     assert res.exit_code == 1
+
+
+def test_the_places_cra_lines_are_the_regions_apportionment_kept_for_the_count(
+    ws: Workspace, counts: Counts
+) -> None:
+    place = ws.place(DORSET)
+    count = counts[DORSET, "2010-11"]
+    assert count.lines is not None
+    opts = CountOptions()
+    cra = _cra_lines(ws.store, "2010-11", count.lines, list(place.districts), opts)
+    regions = sorted({str(r) for r in count.lines["region_code"].dropna()})
+    whole = apportioned_rows(ws.store, "2010-11", regions=regions, options=opts)
+    expected = whole[whole["area_code"].isin(place.districts)]
+
+    def in_order(frame: pd.DataFrame) -> pd.DataFrame:  # the SQL returns rows in any order
+        return frame.sort_values(["rid", "area_code"], ignore_index=True)
+
+    pd.testing.assert_frame_equal(in_order(cra), in_order(expected), check_exact=True)
+    # every theme of the same count shares them; a new count computes them again
+    assert _cra_lines(ws.store, "2010-11", count.lines, list(place.districts), opts) is cra
+    fresh = count.lines.copy()
+    assert _cra_lines(ws.store, "2010-11", fresh, list(place.districts), opts) is not cra

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import copy
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from totalplace.count.drivers import builtin_drivers
 from totalplace.deepdive.rules import (
     CONTROLS,
     MODES,
+    LineText,
+    Matcher,
     ThemeError,
     builtin_themes,
     load_theme,
@@ -230,3 +235,126 @@ def test_exclude_list_leaves_out_lines_matching_any_entry() -> None:
 def test_a_missing_column_matches_nothing() -> None:
     m = matcher({"source_id": ["cra_2010"]})
     assert not m.mask(lines()).any()
+
+
+# -- fast matching: the same answer as evaluating every criterion on every row ----------------
+
+
+def per_row_mask(m: Matcher, frame: pd.DataFrame) -> pd.Series:
+    """The straightforward evaluation, as matching was first written: each criterion turns the
+    whole column into text and tests every row (no distinct values, nothing kept)."""
+
+    def text(column: str) -> pd.Series:
+        if column not in frame.columns:
+            return pd.Series("", index=frame.index, dtype=str)
+        return frame[column].astype(object).where(frame[column].notna(), "").astype(str)
+
+    ok = pd.Series(True, index=frame.index)
+    for key, values in m.exact:
+        ok &= text(key).str.casefold().isin({v.casefold() for v in values})
+    if m.prefixes:
+        pattern = "|".join(rf"^{re.escape(p)}(?![0-9A-Za-z])" for p in m.prefixes)
+        ok &= text("subfunction").str.contains(pattern, case=False, regex=True)
+    for key, pattern in m.regex:
+        ok &= text(key).str.contains(pattern, case=False, regex=True)
+    for ex in m.exclude:
+        ok &= ~per_row_mask(ex, frame)
+    return ok.astype(bool)
+
+
+def repetitive_lines(string_dtype: bool = False) -> pd.DataFrame:
+    """Count-like lines: each source line repeated per district, with the awkward values the
+    fast path must read as the per-row one does (missing values, numbers that are not text,
+    case, casefolding, a prefix that runs on into a longer code)."""
+    base = pd.DataFrame(
+        {
+            "function_code": ["10", 10, 10.0, "7", None, "10", "7", float("nan")],
+            "subfunction": [
+                "10.2 Old age",
+                "10.20 Not old age",
+                None,
+                "7.1 Medical",
+                "10.2",
+                "10.4 Family",
+                "7.1 Medical",
+                "10.2 Old age",
+            ],
+            "service_line": [None, None, "Social care", None, "SOCIAL CARE", None, None, None],
+            "agency_type": ["Councils", "councils", "COUNCILS", "NHS", None, "Councils", "NHS", ""],
+            "agency": ["Straße Trust", "STRASSE TRUST", "LG", "DH", None, "LG", "DH", "LG"],
+            "description": [
+                "S1-STATE PENSION",
+                "state pension credit",
+                None,
+                "NHS TRUSTS",
+                "CHRISTMAS BONUS",
+                "x",
+                float("nan"),
+                "S1-STATE PENSION",
+            ],
+            "amount_pence": [100, -7, 33, 1_000_001, 5, 12, 999, 42],
+        }
+    )
+    out = pd.concat([base.assign(area_code=f"E0{i}") for i in range(3)], ignore_index=True)
+    out = out.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    if string_dtype:
+        for c in ("subfunction", "agency_type", "agency", "description"):
+            out[c] = out[c].astype("string")
+    return out
+
+
+MATCH_CASES: list[dict[str, Any]] = [
+    {"agency_type": ["councils"]},
+    {"function_code": ["10"]},
+    {"function_code": ["10.0", "7"]},
+    {"subfunction": ["10.2"]},
+    {"subfunction": ["10.2", "7"]},
+    {"service_line": ["Social care"]},
+    {"agency": "strasse"},
+    {"agency": "Straße"},
+    {"description": "STATE PENSION|CHRISTMAS"},
+    {"description": "^S1-(?!X)"},
+    {"description": "pension", "exclude": {"description": "CREDIT"}},
+    {
+        "agency_type": ["Councils"],
+        "exclude": [{"subfunction": ["10.4"]}, {"service_line": ["social care"]}],
+    },
+    {"source_id": ["cra_2010"]},
+]
+
+
+@pytest.mark.parametrize("string_dtype", [False, True])
+@pytest.mark.parametrize("criteria", MATCH_CASES)
+def test_fast_matching_equals_the_per_row_evaluation(
+    criteria: dict[str, Any], string_dtype: bool
+) -> None:
+    frame = repetitive_lines(string_dtype)
+    m = matcher(criteria)
+    expected = per_row_mask(m, frame)
+    assert m.mask(frame).tolist() == expected.tolist()
+    shared = LineText(frame)  # one text for many matchers, as a deep dive uses it
+    for other in MATCH_CASES:
+        matcher(other).mask(shared)
+    assert m.mask(shared).tolist() == expected.tolist()
+
+
+TEXTS = st.sampled_from(
+    ["Councils", "councils", "NHS", "", "10.2 Old age", "10.20 x", "10.2", "STATE PENSION",
+     "state pension credit", "Straße", "STRASSE", None, float("nan"), 10, 10.0]
+)  # fmt: skip
+CRITERIA = st.sampled_from(MATCH_CASES)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(st.tuples(TEXTS, TEXTS, TEXTS, TEXTS), min_size=0, max_size=30),
+    criteria=CRITERIA,
+)
+def test_fast_matching_equals_the_per_row_evaluation_on_any_lines(
+    rows: list[tuple[Any, Any, Any, Any]], criteria: dict[str, Any]
+) -> None:
+    frame = pd.DataFrame(
+        rows, columns=["agency_type", "subfunction", "description", "function_code"], dtype=object
+    )
+    m = matcher(criteria)
+    assert m.mask(frame).tolist() == per_row_mask(m, frame).tolist()

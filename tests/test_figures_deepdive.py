@@ -7,6 +7,7 @@ breakdown computed from a hand-made ledger by the engine's pure ``breakdown``.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -14,10 +15,11 @@ import plotly.graph_objects as go
 import pytest
 from openpyxl import load_workbook
 
-from dashboards import data_themes
+from dashboards import data, data_themes
 from dashboards.figures.deepdive import SPLIT_COLOURS, service_line_bar, split_bar
 from totalplace.deepdive.engine import ThemeBreakdown, breakdown
 from totalplace.deepdive.rules import theme_from_dict
+from totalplace.errors import TotalPlaceError
 
 
 def _by_function() -> pd.DataFrame:
@@ -174,3 +176,53 @@ def test_xlsx_has_a_sheet_per_table(result: ThemeBreakdown) -> None:
     book = load_workbook(io.BytesIO(data_themes.tables_xlsx(result)))
     assert book.sheetnames == list(data_themes.TABLES)
     assert data_themes.file_stem(result) == "deepdive_tiny_Somewhere_2010-11"
+
+
+class _FakeWorkspace:
+    """Just enough of a workspace for the bridge: counts its deep dives, fails on 'Nowhere'."""
+
+    def __init__(self, result: ThemeBreakdown) -> None:
+        self.result = result
+        self.dives = 0
+
+    def count(self, place: str, year: str) -> None:
+        return None
+
+    def deepdive(self, place: str, year: str, theme: str, count: Any = None) -> ThemeBreakdown:
+        if place == "Nowhere":
+            raise TotalPlaceError("no such place")
+        self.dives += 1
+        return self.result
+
+
+@pytest.fixture()
+def fake(result: ThemeBreakdown) -> Iterator[_FakeWorkspace]:
+    ws = _FakeWorkspace(result)
+    data.set_workspace(ws)  # type: ignore[arg-type]
+    data_themes.clear_caches()
+    yield ws
+    data.set_workspace(None)
+    data_themes.clear_caches()
+
+
+def test_a_view_is_built_once_per_place_year_theme_and_key(fake: _FakeWorkspace) -> None:
+    built: list[tuple[str, ...]] = []
+
+    def rows(b: ThemeBreakdown, *key: str) -> list[str]:
+        built.append(key)
+        return [b.place_name, *key]
+
+    first = data_themes.view("Somewhere", "2010-11", "tiny", rows, "rule", "pensions")
+    again = data_themes.view("Somewhere", "2010-11", "tiny", rows, "rule", "pensions")
+    other = data_themes.view("Somewhere", "2010-11", "tiny", rows, "agency", "Councils")
+    assert first is again and first == ["Somewhere", "rule", "pensions"]
+    assert other == ["Somewhere", "agency", "Councils"]
+    assert built == [("rule", "pensions"), ("agency", "Councils")]
+    assert fake.dives == 1  # one breakdown behind every view of the place, year and theme
+    with pytest.raises(TotalPlaceError):
+        data_themes.view("Nowhere", "2010-11", "tiny", rows)
+    with pytest.raises(TotalPlaceError):  # failures are not kept
+        data_themes.view("Nowhere", "2010-11", "tiny", rows)
+    data_themes.clear_caches()
+    data_themes.view("Somewhere", "2010-11", "tiny", rows, "rule", "pensions")
+    assert fake.dives == 2 and len(built) == 3

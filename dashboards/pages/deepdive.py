@@ -279,19 +279,28 @@ def update_theme(place: str | None, year: str | None, theme: str | None) -> tupl
     if not place or not year or option is None:
         return _failed("Choose a place, a year and a theme.", note)
     try:
-        result = data_themes.breakdown(place, year, option.id)
+        return (note, *data_themes.view(place, year, option.id, _theme_views))
     except TotalPlaceError as exc:
         return _failed(str(exc), note)
+
+
+def _theme_views(result: ThemeBreakdown) -> tuple[Any, ...]:
+    """Every output of ``update_theme`` but the note, built once per place, year and theme
+    (``data_themes.view`` keeps them; figures as plain dicts, cheap to send again)."""
+    option = data_themes.theme_option(result.theme.id)
+    label = option.population_label if option else result.theme.population
     pooling = result.pooling()
     candidates = pooling[pooling["candidate"]]
-    return (
-        note,
-        _kpis(result, option.population_label),
-        _checks(result),
+    figures = (
         agency_bar(result.by_agency(), title="By agency type"),
         service_line_bar(result.by_function()),
         split_bar(result.split("mode"), "mode"),
         split_bar(result.split("control"), "control"),
+    )
+    return (
+        _kpis(result, label),
+        _checks(result),
+        *(f.to_plotly_json() for f in figures),
         _pooling_sentence(pooling, candidates),
         _records(candidates.drop(columns="candidate")),
         _records(result.by_rule()),
@@ -320,20 +329,31 @@ def drill_down(
     largest rule's)."""
     if not place or not year or not theme:
         return "", "", []
+    trigger = ctx.triggered_id
+    if trigger == P + "agency" and click and click.get("points"):
+        selection: tuple[str, ...] = ("agency", str(click["points"][0].get("y")))
+    elif trigger == P + "rules" and selected and isinstance(selected[0].get("rule"), str):
+        selection = ("rule", selected[0]["rule"])
+    else:
+        selection = ("largest",)
     try:
-        result = data_themes.breakdown(place, year, theme)
+        return data_themes.view(place, year, theme, _drill_view, *selection)
     except TotalPlaceError:
         return "", "", []
-    trigger = ctx.triggered_id
+
+
+def _drill_view(result: ThemeBreakdown, kind: str, value: str = "") -> tuple[str, str, list[Any]]:
+    """``drill_down``'s outputs for one selection, built once (``data_themes.view`` keeps
+    them): ``kind`` 'agency' (``value``: an agency type), 'rule' (a rule id; one the theme
+    does not have falls back to the largest rule) or 'largest'."""
     rules = result.by_rule()
-    if trigger == P + "agency" and click and click.get("points"):
-        agency_type = str(click["points"][0].get("y"))
-        lines = data_themes.drill_lines(result, agency_type=agency_type)
-        title = f"Largest source lines of {agency_type}"
+    if kind == "agency":
+        lines = data_themes.drill_lines(result, agency_type=value)
+        title = f"Largest source lines of {value}"
         how = "Every rule's share of these lines, summed over the place's districts."
     else:
-        if trigger == P + "rules" and selected and selected[0].get("rule") in set(rules["rule"]):
-            rule_id = str(selected[0]["rule"])
+        if kind == "rule" and value in set(rules["rule"]):
+            rule_id = value
             title = "Largest source lines of the rule “{}”"
         elif rules.empty or not rules["amount_pence"].any():
             return "No rule assigned any spend, so there are no source lines to show.", "", []
@@ -468,9 +488,20 @@ def _pooling_sentence(pooling: pd.DataFrame, candidates: pd.DataFrame) -> str:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Grid rows: ``*_pence`` as pounds in ``*_gbp``, missing values as blanks."""
-    out = frame.copy()
-    for col in [c for c in out.columns if str(c).endswith("_pence")]:
-        out[str(col)[: -len("_pence")] + "_gbp"] = out.pop(col).astype("float64") / 100
-    out = out.astype("object").where(out.notna(), None)
-    return [{str(k): v for k, v in r.items()} for r in out.to_dict("records")]
+    """Grid rows: ``*_pence`` as pounds in ``*_gbp`` (after the other columns), missing values
+    as blanks. Column by column in plain Python: the frames are small and pandas' per-call
+    cost would dominate."""
+    pence = [c for c in frame.columns if str(c).endswith("_pence")]
+    columns = {str(c): frame[c].tolist() for c in frame.columns if c not in pence}
+    for c in pence:
+        columns[str(c)[: -len("_pence")] + "_gbp"] = (frame[c].astype("float64") / 100).tolist()
+    names = list(columns)
+    return [
+        {k: (None if _missing(v) else v) for k, v in zip(names, row, strict=True)}
+        for row in zip(*columns.values(), strict=True)
+    ]
+
+
+def _missing(value: Any) -> bool:
+    """A missing cell (None, NaN, NA, NaT), as ``DataFrame.notna`` reads it."""
+    return value is None or (not isinstance(value, str | list | dict) and bool(pd.isna(value)))

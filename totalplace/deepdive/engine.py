@@ -9,11 +9,14 @@ the line; the remainders (under a penny per rule and line) stay unallocated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from functools import partial
+from typing import Any, TypeAlias, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from totalplace.count.drivers import builtin_drivers
@@ -22,10 +25,9 @@ from totalplace.count.engine import (
     apportioned_rows,
     best_mid_year,
     count_place,
-    population_of,
 )
 from totalplace.count.result import CountResult
-from totalplace.deepdive.rules import Rule, Theme, ThemeError
+from totalplace.deepdive.rules import LineText, Rule, Theme, ThemeError
 from totalplace.geography.places import Place
 from totalplace.ledger.store import Store
 
@@ -48,6 +50,21 @@ LINE_COLUMNS = (
     "row",
 )
 RULE_COLUMNS = ("rule", "mode", "control", "service_type")
+#: Columns of ``ThemeBreakdown.by_rule()``.
+BY_RULE_COLUMNS = [
+    "rule",
+    "label",
+    "lines",
+    "source_rows",
+    "source_pence",
+    "share",
+    "amount_pence",
+    "mode",
+    "control",
+    "service_type",
+    "evidence",
+]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -97,11 +114,32 @@ class ThemeBreakdown:
     caveats: list[str] = field(default_factory=list)
     release: str = ""
     districts: tuple[str, ...] = ()
+    #: What has been derived from the allocations (tables, the total), by name: each is
+    #: computed once, as the dashboard asks for the same ones on every callback. The breakdown
+    #: is read-only once made.
+    _memo: dict[tuple[Any, ...], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def _once(self, key: tuple[Any, ...], build: Callable[[], _T]) -> _T:
+        """``build()``, computed on first use and kept."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        value: _T = self._memo[key]
+        return value
+
+    def _table(self, key: tuple[Any, ...], build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """A derived table, computed once; each caller gets its own copy to change freely."""
+        return self._once(key, build).copy()
 
     # -- headline figures ---------------------------------------------------------------
     @property
     def total_pence(self) -> int:
-        return int(self.allocations["amount_pence"].sum()) if len(self.allocations) else 0
+        return self._once(("total_pence",), self._total_pence)
+
+    def _total_pence(self) -> int:
+        a = self.allocations
+        return int(a["amount_pence"].sum()) if len(a) else 0
 
     @property
     def per_head_gbp(self) -> float | None:
@@ -136,61 +174,63 @@ class ThemeBreakdown:
 
     def by_agency(self) -> pd.DataFrame:
         """agency_type, agency, amount_pence, share (of the theme total)."""
-        return self._group(["agency_type", "agency"])
+        return self._table(("by_agency",), lambda: self._group(["agency_type", "agency"]))
 
     def by_function(self) -> pd.DataFrame:
         """function, line (service line, else sub-function), amount_pence, share."""
+        return self._table(("by_function",), self._by_function)
+
+    def _by_function(self) -> pd.DataFrame:
         a = self.allocations
         line = a["service_line"].where(a["service_line"].notna(), a["subfunction"])
-        a = a.assign(line=line.where(line.notna(), "(no finer function)"))
+        a = pd.DataFrame(
+            {
+                "function": a["function"],
+                "line": line.where(line.notna(), "(no finer function)"),
+                "amount_pence": a["amount_pence"],
+            }
+        )
         out = _sum(a, ["function", "line"])
         out["share"] = out["amount_pence"] / self.total_pence if self.total_pence else 0.0
         return out
 
     def split(self, column: str) -> pd.DataFrame:
         """Theme spend by 'mode' (reactive / preventative) or 'control' (local / national)."""
-        return self._group([column])
+        return self._table(("split", column), lambda: self._group([column]))
 
     def by_rule(self) -> pd.DataFrame:
         """Per rule: lines matched, source rows, source amount, share, theme amount, evidence."""
-        a = self.allocations
-        rows = []
-        for rid, rs in self.shares.items():
-            sel = a[a["rule"] == rid]
-            rows.append(
-                {
-                    "rule": rid,
-                    "label": rs.rule.label,
-                    "lines": len(sel),
-                    "source_rows": len(sel[["file", "row"]].drop_duplicates()),
-                    "source_pence": int(sel["source_pence"].sum()),
-                    "share": rs.text,
-                    "amount_pence": int(sel["amount_pence"].sum()),
-                    "mode": rs.rule.mode,
-                    "control": rs.rule.control,
-                    "service_type": rs.rule.service_type,
-                    "evidence": rs.rule.evidence,
-                }
-            )
+        return self._table(("by_rule",), self._by_rule)
+
+    def _by_rule(self) -> pd.DataFrame:
+        """One pass over the allocations, per rule (rules in theme order; none matched: 0)."""
+        counts = _per_rule(self.allocations)
+        ids = list(self.shares)
+        empty = _RuleCounts()
+        per = [counts.get(rid, empty) for rid in ids]
+        rules = [rs.rule for rs in self.shares.values()]
         return pd.DataFrame(
-            rows,
-            columns=[
-                "rule",
-                "label",
-                "lines",
-                "source_rows",
-                "source_pence",
-                "share",
-                "amount_pence",
-                "mode",
-                "control",
-                "service_type",
-                "evidence",
-            ],
+            {
+                "rule": ids,
+                "label": [r.label for r in rules],
+                "lines": [c.lines for c in per],
+                "source_rows": [len(c.source_rows) for c in per],
+                "source_pence": [c.source_pence for c in per],
+                "share": [rs.text for rs in self.shares.values()],
+                "amount_pence": [c.amount_pence for c in per],
+                "mode": [r.mode for r in rules],
+                "control": [r.control for r in rules],
+                "service_type": [r.service_type for r in rules],
+                "evidence": [r.evidence for r in rules],
+            },
+            columns=BY_RULE_COLUMNS,
         )
 
     def top_lines(self, rule_id: str, n: int = 5) -> pd.DataFrame:
         """A rule's largest source lines (summed over the place's districts), file and row."""
+        return self._table(("top_lines", rule_id, n), lambda: self._top_lines(rule_id, n))
+
+    def _top_lines(self, rule_id: str, n: int) -> pd.DataFrame:
         sel = self.allocations[self.allocations["rule"] == rule_id]
         keys = ["file", "row", "agency", "agency_type", "description", "service_line"]
         out = sel.groupby(keys, dropna=False, as_index=False)[
@@ -202,14 +242,25 @@ class ThemeBreakdown:
     def pooling(self) -> pd.DataFrame:
         """Per service type and agency type: amount, agencies, and whether the service type is
         a pooling candidate (two or more agency types spend on it)."""
+        return self._table(("pooling",), self._pooling)
+
+    def _pooling(self) -> pd.DataFrame:
         a = self.allocations
-        out = a.groupby(["service_type", "agency_type"], as_index=False).agg(
-            amount_pence=("amount_pence", "sum"),
-            agencies=("agency", lambda s: "; ".join(sorted(set(map(str, s))))),
-        )
-        n_types = out.groupby("service_type")["agency_type"].transform("nunique")
-        out["candidate"] = n_types >= 2
-        size = out.groupby("service_type")["amount_pence"].transform("sum")
+        keys = ["service_type", "agency_type"]
+        out = _group_sum(a, keys, dropna=True)
+        names: dict[tuple[Any, Any], set[str]] = {}
+        pairs = zip(a[keys[0]].tolist(), a[keys[1]].tolist(), strict=True)
+        for key, agency in zip(pairs, a["agency"].tolist(), strict=True):
+            names.setdefault(key, set()).add(str(agency))
+        services, types = out[keys[0]].tolist(), out[keys[1]].tolist()
+        out["agencies"] = ["; ".join(sorted(names[k])) for k in zip(services, types, strict=True)]
+        types_of: dict[Any, set[Any]] = {}
+        size_of: dict[Any, int] = {}
+        for service, kind, amount in zip(services, types, out["amount_pence"], strict=True):
+            types_of.setdefault(service, set()).add(kind)
+            size_of[service] = size_of.get(service, 0) + int(amount)
+        out["candidate"] = [len(types_of[s]) >= 2 for s in services]
+        size = pd.array([size_of[s] for s in services], dtype="int64")
         return (
             out.assign(_size=size)
             .sort_values(["candidate", "_size", "amount_pence"], ascending=False, ignore_index=True)
@@ -315,12 +366,55 @@ class ThemeBreakdown:
         return out
 
 
+@dataclass
+class _RuleCounts:
+    """What one rule's allocations add up to (``ThemeBreakdown.by_rule``)."""
+
+    lines: int = 0
+    source_pence: int = 0
+    amount_pence: int = 0
+    source_rows: set[tuple[Any, Any]] = field(default_factory=set)
+
+
+def _per_rule(alloc: pd.DataFrame) -> dict[str, _RuleCounts]:
+    """Allocations counted per rule in one pass: lines, distinct source (file, row) pairs
+    (missing file or row read as one value, as ``drop_duplicates`` does) and exact sums."""
+    out: dict[str, _RuleCounts] = {}
+    columns = [alloc[c].tolist() for c in ("rule", "file", "row", "source_pence", "amount_pence")]
+    for rid, file, row, source, amount in zip(*columns, strict=True):
+        c = out.setdefault(str(rid), _RuleCounts())
+        c.lines += 1
+        c.source_pence += int(source)
+        c.amount_pence += int(amount)
+        c.source_rows.add((None if _opt(file) is None else file, None if pd.isna(row) else row))
+    return out
+
+
 def _sum(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """``amount_pence`` summed by ``keys`` (missing values kept as a group), largest first."""
-    out = frame.groupby(keys, dropna=False, as_index=False).agg(
-        amount_pence=("amount_pence", "sum")
-    )
+    out = _group_sum(frame, keys, dropna=False)
     return out.sort_values("amount_pence", ascending=False, ignore_index=True)
+
+
+def _group_sum(frame: pd.DataFrame, keys: list[str], dropna: bool) -> pd.DataFrame:
+    """``frame.groupby(keys, dropna=dropna, as_index=False)["amount_pence"].sum()``.
+
+    Groups come in key order, missing values last (or dropped). When the keys are text and
+    the amounts int64 (as in allocations), the sums are taken in plain Python: the tables have
+    a few hundred rows at most, where pandas' fixed cost per call is most of the time.
+    """
+    text_keys = all(isinstance(frame[k].dtype, pd.StringDtype) for k in keys)
+    if frame.empty or not text_keys or frame["amount_pence"].dtype != np.int64:
+        return frame.groupby(keys, dropna=dropna, as_index=False)["amount_pence"].sum()
+    sums: dict[tuple[str | None, ...], int] = {}
+    columns = [[v if isinstance(v, str) else None for v in frame[k].tolist()] for k in keys]
+    for *key, amount in zip(*columns, frame["amount_pence"].tolist(), strict=True):
+        if dropna and None in key:
+            continue
+        sums[tuple(key)] = sums.get(tuple(key), 0) + amount
+    ordered = sorted(sums, key=lambda k: tuple((v is None, v or "") for v in k))
+    out = {k: pd.array([g[i] for g in ordered], dtype=frame[k].dtype) for i, k in enumerate(keys)}
+    return pd.DataFrame(out | {"amount_pence": pd.array([sums[g] for g in ordered], "int64")})
 
 
 def _opt(v: Any) -> str | None:
@@ -350,7 +444,29 @@ def part(amount: int, share: Fraction) -> int:
     return whole if amount >= 0 else -whole
 
 
-def resolve_share(rule: Rule, populations: Mapping[str, int], reference: pd.DataFrame) -> RuleShare:
+#: Largest magnitude int64 arithmetic holds; beyond it ``parts`` works in Python integers.
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+def parts(amounts: np.ndarray, share: Fraction) -> np.ndarray:
+    """``part`` of every amount (int64 pence), vectorised; exact for any share.
+
+    ``abs(amount) * numerator`` can pass int64 for a ratio share (a fraction of two sums of
+    pence), so the products are checked first and taken in Python integers when they could.
+    """
+    amounts = np.asarray(amounts, dtype=np.int64)
+    if not len(amounts):
+        return amounts.copy()
+    biggest = max(abs(int(amounts.max())), abs(int(amounts.min())))
+    if biggest * share.numerator > _INT64_MAX or share.denominator > _INT64_MAX:
+        return np.array([part(int(a), share) for a in amounts], dtype=np.int64)
+    whole = np.abs(amounts) * share.numerator // share.denominator
+    return np.where(amounts >= 0, whole, -whole)
+
+
+def resolve_share(
+    rule: Rule, populations: Mapping[str, int], reference: pd.DataFrame | LineText
+) -> RuleShare:
     """The rule's share for this place: fixed, a population share, or a CRA ratio."""
     s = rule.share
     if s.fixed is not None:
@@ -362,8 +478,10 @@ def resolve_share(rule: Rule, populations: Mapping[str, int], reference: pd.Data
         label = builtin_drivers()[s.driver].population_label
         return RuleShare(rule, Fraction(n, total), f"{n / total:.1%} ({label}: {n:,} of {total:,})")
     assert s.numerator is not None and s.denominator is not None
-    num = int(reference.loc[s.numerator.mask(reference), "amount_pence"].sum())
-    den = int(reference.loc[s.denominator.mask(reference), "amount_pence"].sum())
+    ref = reference if isinstance(reference, LineText) else LineText(reference)
+    amounts = ref.frame["amount_pence"]
+    num = int(amounts[s.numerator.hits(ref)].sum())
+    den = int(amounts[s.denominator.hits(ref)].sum())
     text = f"£{num / 100:,.0f} / £{den / 100:,.0f} in the place's CRA lines"
     if den == 0 or not 0 <= Fraction(num, den) <= 1:
         return RuleShare(
@@ -378,46 +496,110 @@ def resolve_share(rule: Rule, populations: Mapping[str, int], reference: pd.Data
     return RuleShare(rule, share, f"{float(share):.1%} ({text})")
 
 
+#: The lines ``share_ratio`` rules are measured on, or a function giving them (called at most
+#: once, and only when a ratio rule matched a line: they can be costly to compute).
+Reference: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame] | None
+
+
+class _LazyReference:
+    """The reference lines' text, computed on first use."""
+
+    def __init__(self, reference: Reference, lines: LineText) -> None:
+        self._given = reference
+        self._lines = lines
+        self._text: LineText | None = None
+
+    def text(self) -> LineText:
+        if self._text is None:
+            given = self._given
+            if given is None:
+                self._text = self._lines
+            else:
+                self._text = LineText(given if isinstance(given, pd.DataFrame) else given())
+        return self._text
+
+
 def allocate(
     lines: pd.DataFrame,
     theme: Theme,
     populations: Mapping[str, int],
-    reference: pd.DataFrame | None = None,
+    reference: Reference = None,
 ) -> tuple[pd.DataFrame, dict[str, RuleShare], list[Overlap]]:
     """Allocations (one row per rule and matched line), resolved shares and overlaps.
 
     ``lines`` is a count's detail (``CountResult.lines``); ``populations`` maps driver names
     (and 'population') to persons in the place; ``reference`` holds the lines ``share_ratio``
-    rules are measured on (default: ``lines``).
+    rules are measured on (default: ``lines``), or a function returning them.
     """
     lines = _conform(lines)
-    ref = lines if reference is None else reference
-    cols = list(LINE_COLUMNS)
-    frames = []
+    return _allocate(lines, LineText(lines), theme, populations, reference)
+
+
+def _allocate(
+    lines: pd.DataFrame,
+    text: LineText,
+    theme: Theme,
+    populations: Mapping[str, int],
+    reference: Reference,
+) -> tuple[pd.DataFrame, dict[str, RuleShare], list[Overlap]]:
+    """``allocate`` on conformed lines and their text (shared with the relevant mask).
+
+    Each rule's matched rows are found on the shared text, then every rule's rows are taken
+    from ``lines`` in one go (rule by rule, in line order, as one concatenation per rule would)
+    and their theme amounts computed per rule with ``parts``.
+    """
+    ref = _LazyReference(reference, text)
+    amounts = _pence(lines["amount_pence"])
     shares: dict[str, RuleShare] = {}
+    ids: list[np.ndarray] = []
+    theme_pence: list[np.ndarray] = []
     for rule in theme.rules:
-        mask = rule.match.mask(lines)
-        needs_share = bool(mask.any()) or rule.share.kind != "ratio"
+        hit = rule.match.hits(text)
+        needs_share = bool(hit.any()) or rule.share.kind != "ratio"
         rs = (
-            resolve_share(rule, populations, ref)
+            resolve_share(rule, populations, ref.text() if rule.share.kind == "ratio" else text)
             if needs_share
             else RuleShare(rule, Fraction(0), "not needed: no line matched")
         )
         shares[rule.id] = rs
-        sel = lines.loc[mask, cols].copy()
-        amounts = [int(a) for a in lines.loc[mask, "amount_pence"]]
-        sel["line_id"] = sel.index
-        sel["source_pence"] = pd.array(amounts, dtype="int64")
-        sel["amount_pence"] = pd.array([part(a, rs.share) for a in amounts], dtype="int64")
-        for c in RULE_COLUMNS:
-            sel[c] = rule.id if c == "rule" else getattr(rule, c)
-        frames.append(sel)
-    alloc = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
-    if alloc.empty:
-        alloc = pd.DataFrame(
+        matched = np.flatnonzero(hit)
+        ids.append(matched)
+        theme_pence.append(parts(amounts[matched], rs.share))
+    alloc = _allocation_frame(lines, theme, ids, amounts, theme_pence)
+    return alloc, shares, overlaps(alloc, shares, lines)
+
+
+def _pence(amounts: pd.Series) -> np.ndarray:
+    """Amounts as int64 pence (whole numbers, as ``int`` reads them)."""
+    if pd.api.types.is_integer_dtype(amounts.dtype) and not amounts.isna().any():
+        return amounts.to_numpy(dtype=np.int64)
+    return np.array([int(a) for a in amounts], dtype=np.int64)
+
+
+def _allocation_frame(
+    lines: pd.DataFrame,
+    theme: Theme,
+    ids: list[np.ndarray],
+    amounts: np.ndarray,
+    theme_pence: list[np.ndarray],
+) -> pd.DataFrame:
+    """The allocations frame: LINE_COLUMNS, line_id, source_pence, amount_pence and
+    RULE_COLUMNS, one row per (rule, matched line), rules in theme order."""
+    cols = list(LINE_COLUMNS)
+    every = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+    if not len(every):
+        return pd.DataFrame(
             {c: pd.Series(dtype=object) for c in [*cols, "line_id", *RULE_COLUMNS]}
         ).assign(source_pence=pd.Series(dtype="int64"), amount_pence=pd.Series(dtype="int64"))
-    return alloc, shares, overlaps(alloc, shares, lines)
+    alloc = lines[cols].take(every).reset_index(drop=True)
+    alloc["line_id"] = every.astype(np.int64)
+    alloc["source_pence"] = pd.array(amounts[every], dtype="int64")
+    alloc["amount_pence"] = pd.array(np.concatenate(theme_pence), dtype="int64")
+    rule_of_row = np.repeat(np.arange(len(theme.rules)), [len(i) for i in ids])
+    for c in RULE_COLUMNS:
+        values = pd.array([r.id if c == "rule" else getattr(r, c) for r in theme.rules], dtype=str)
+        alloc[c] = values.take(rule_of_row)
+    return alloc
 
 
 def _conform(lines: pd.DataFrame) -> pd.DataFrame:
@@ -466,18 +648,24 @@ def breakdown(
     place_name: str,
     year: str,
     population_year: int,
-    reference: pd.DataFrame | None = None,
+    reference: Reference = None,
     count_total_pence: int | None = None,
     release: str = "",
     districts: tuple[str, ...] = (),
     caveats: list[str] | None = None,
+    text: LineText | None = None,
 ) -> ThemeBreakdown:
-    """The deep dive from count lines (pure: no store). See ``deep_dive`` for a place."""
+    """The deep dive from count lines (pure: no store). See ``deep_dive`` for a place.
+
+    ``text`` is ``LineText(lines)`` when the caller keeps it for several themes of the same
+    lines (``deep_dive`` does, per count), so their text is read once.
+    """
     lines = _conform(lines)
-    alloc, shares, found = allocate(lines, theme, populations, reference)
-    relevant = theme.relevant_mask(lines)
-    per_line = alloc.groupby("line_id")["amount_pence"].sum()
-    relevant_ids = lines.index[relevant]
+    text = text or LineText(lines)
+    alloc, shares, found = _allocate(lines, text, theme, populations, reference)
+    relevant = theme.relevant_mask(text).to_numpy()
+    line_ids = alloc["line_id"].to_numpy(dtype=np.int64)
+    relevant_allocated = alloc["amount_pence"].to_numpy(dtype=np.int64)[relevant[line_ids]]
     problems = [s.problem for s in shares.values() if s.problem]
     notes = list(caveats or [])
     notes.append(
@@ -498,7 +686,7 @@ def breakdown(
         allocations=alloc,
         shares=shares,
         relevant_pence=int(lines.loc[relevant, "amount_pence"].sum()),
-        relevant_allocated_pence=int(per_line.reindex(relevant_ids).fillna(0).sum()),
+        relevant_allocated_pence=int(relevant_allocated.sum()),
         overlaps=found,
         problems=problems,
         caveats=notes,
@@ -513,14 +701,27 @@ def breakdown(
 def driver_populations(
     store: Store, districts: list[str], mid_year: int, names: set[str]
 ) -> dict[str, int]:
-    """Persons in ``districts`` for each built-in driver in ``names`` (and 'population')."""
+    """Persons in ``districts`` for each built-in driver in ``names`` (and 'population').
+
+    One query for persons by single year of age, summed per driver's age band here (what
+    ``population_of`` sums in SQL, without a query per driver).
+    """
     known = builtin_drivers()
-    out = {"population": population_of(store, districts, mid_year)}
+    by_age = store.query(
+        "SELECT age, sum(persons)::BIGINT AS n FROM population "
+        "WHERE mid_year = ? AND list_contains(?, area_code) GROUP BY age",
+        [mid_year, districts],
+    )
+    ages = [int(a) for a in by_age["age"]]
+    persons = [int(n) for n in by_age["n"]]
+
+    def aged(lo: int, hi: int) -> int:
+        return sum(n for a, n in zip(ages, persons, strict=True) if lo <= a <= hi)
+
+    out = {"population": aged(0, 999)}
     for name in names - {"population"}:
         d = known[name]
-        out[name] = population_of(
-            store, districts, mid_year, d.age_min or 0, d.age_max if d.age_max is not None else 999
-        )
+        out[name] = aged(d.age_min or 0, d.age_max if d.age_max is not None else 999)
     return out
 
 
@@ -542,12 +743,20 @@ def deep_dive(
     if result.lines is None:
         raise ThemeError("the count has no detail lines to apply theme rules to")
     lines = result.lines
-    mid_year = opts.mid_year or best_mid_year(store, year)
+    shared = _shared(lines)
+    mid_year = opts.mid_year or _keep(
+        shared, ("mid_year", year), partial(best_mid_year, store, year)
+    )
     districts = list(place.districts)
-    populations = driver_populations(store, districts, mid_year, _drivers_of(theme))
-    reference = None
+    drivers = _drivers_of(theme)
+    populations = _keep(
+        shared,
+        ("populations", mid_year, tuple(districts), frozenset(drivers)),
+        partial(driver_populations, store, districts, mid_year, drivers),
+    )
+    reference: Reference = None
     if any(r.share.kind == "ratio" for r in theme.rules):
-        reference = _cra_lines(store, year, lines, districts, opts)
+        reference = partial(_cra_lines, store, year, lines, districts, opts)
     return breakdown(
         lines,
         theme,
@@ -560,15 +769,60 @@ def deep_dive(
         release=result.release,
         districts=tuple(districts),
         caveats=list(result.caveats),
+        text=_keep(shared, ("text",), partial(LineText, lines)),
     )
+
+
+#: What every theme of one count shares, per count: id of the count's lines -> (a weak
+#: reference to those lines, a dict of what was derived from them). An entry goes when its
+#: count's lines are garbage-collected. (Plain dict operations: atomic, so no lock, which a
+#: weakref callback could not safely take.)
+_PER_COUNT: dict[int, tuple[weakref.ref[pd.DataFrame], dict[Any, Any]]] = {}
+
+
+def _shared(lines: pd.DataFrame) -> dict[Any, Any]:
+    """A dict that lives as long as ``lines``, a count's detail: what was derived from the
+    count (its lines' text, the population mid-year and populations, the place's CRA lines)
+    depends only on what the count itself was computed from (store, place, year, options), so
+    every theme of the count can share it."""
+    key = id(lines)
+    hit = _PER_COUNT.get(key)
+    if hit is not None and hit[0]() is lines:
+        return hit[1]
+    kept: dict[Any, Any] = {}
+    _PER_COUNT[key] = (weakref.ref(lines, partial(_forget, _PER_COUNT, key)), kept)
+    return kept
+
+
+def _keep(shared: dict[Any, Any], key: Any, build: Callable[[], _T]) -> _T:
+    """``shared[key]``, built on first use."""
+    if key not in shared:
+        shared[key] = build()
+    value: _T = shared[key]
+    return value
+
+
+def _forget(memo: dict[int, Any], key: int, _gone: object) -> None:
+    """Drop a count's shared entry once its lines are gone (``memo`` is bound, not looked up:
+    at interpreter exit the module's globals may already be gone)."""
+    memo.pop(key, None)
 
 
 def _cra_lines(
     store: Store, year: str, lines: pd.DataFrame, districts: list[str], opts: CountOptions
 ) -> pd.DataFrame:
-    """The place's CRA lines before councils' outturn replaced any (for ``share_ratio``)."""
+    """The place's CRA lines before councils' outturn replaced any (for ``share_ratio``).
+
+    The region's CRA is still shared among all its districts (the rounding needs them), but
+    only the place's own districts' parts are returned (``keep``), and the answer is kept for
+    the other themes of the same count.
+    """
     if not (lines["basis"] == "actual").any():
         return lines
-    regions = sorted({str(r) for r in lines["region_code"].dropna()})
-    cra = apportioned_rows(store, year, regions=regions, options=opts)
-    return cra[cra["area_code"].isin(districts)]
+
+    def compute() -> pd.DataFrame:
+        regions = sorted({str(r) for r in lines["region_code"].dropna()})
+        cra = apportioned_rows(store, year, regions=regions, options=opts, keep=list(districts))
+        return cra[cra["area_code"].isin(districts)].reset_index(drop=True)
+
+    return _keep(_shared(lines), ("cra", year, tuple(districts), opts.key()), compute)
