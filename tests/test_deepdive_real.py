@@ -209,3 +209,34 @@ def test_the_places_cra_lines_are_the_regions_apportionment_kept_for_the_count(
     assert _cra_lines(ws.store, "2010-11", count.lines, list(place.districts), opts) is cra
     fresh = count.lines.copy()
     assert _cra_lines(ws.store, "2010-11", fresh, list(place.districts), opts) is not cra
+
+
+def test_the_count_keeps_its_cra_lines_and_the_deep_dive_uses_them(
+    ws: Workspace, counts: Counts
+) -> None:
+    """The count keeps the CRA lines outturn replaced beside those it kept: together they are
+    the region's apportionment for the place, and a deep dive using them is the same as one
+    that apportions the region again."""
+    import dataclasses
+
+    place = ws.place(DORSET)
+    count = counts[DORSET, "2010-11"]
+    assert count.lines is not None and count.cra_lines is not None
+    districts = list(place.districts)
+    recomputed = _cra_lines(ws.store, "2010-11", count.lines, districts, CountOptions())
+    kept = count.cra_lines[count.cra_lines["area_code"].isin(districts)]
+    cols = [c for c in kept.columns if c in recomputed.columns]
+    key = ["rid", "area_code"]
+    pd.testing.assert_frame_equal(
+        kept[cols].sort_values(key, ignore_index=True),
+        recomputed[cols].sort_values(key, ignore_index=True),
+        check_dtype=False,
+    )
+    theme = load_theme("older_people")  # has share-of-CRA (ratio) rules
+    assert any(r.share.kind == "ratio" for r in theme.rules)
+    fast = deep_dive(ws.store, place, "2010-11", theme, count=count)
+    slow = deep_dive(
+        ws.store, place, "2010-11", theme, count=dataclasses.replace(count, cra_lines=None)
+    )
+    pd.testing.assert_frame_equal(fast.allocations, slow.allocations, check_exact=True)
+    assert fast.to_json(explain=True) == slow.to_json(explain=True)

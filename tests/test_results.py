@@ -16,7 +16,15 @@ from totalplace.ledger.store import Store
 from totalplace.queries import district_spend
 from totalplace.results import ResultCache, place_digest, precompute
 
-FRAMES = ("rows", "districts", "reported_by_councils", "replaced", "lines", "eliminated")
+FRAMES = (
+    "rows",
+    "districts",
+    "reported_by_councils",
+    "replaced",
+    "lines",
+    "eliminated",
+    "cra_lines",
+)
 SCALARS = (
     "place_name",
     "place_codes",

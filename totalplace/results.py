@@ -11,7 +11,8 @@ in the workspace as Parquet files:
 
 ``key`` is a digest of everything a figure depends on: the store's content
 (``Store.fingerprint``: every ingested file's checksum and every reference table's digest), the
-reference data in ``data/`` (drivers, crosswalks, code lists) and the package version. Anything
+reference data in ``data/`` (drivers, crosswalks, code lists), the library's source code and
+its version. Anything
 that changes a figure changes the key, so a stale answer is never read: after ``totalplace
 ingest`` the cache is simply not found and figures are computed as before until the next build.
 Only counts with the default options (default drivers, outturn on) are kept; a count with other
@@ -52,6 +53,20 @@ def reference_digest(reference_dir: Path = REFERENCE_DIR) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(reference_dir).rglob("*") if p.is_file()):
         digest.update(path.relative_to(reference_dir).as_posix().encode("utf-8") + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+#: The library's own folder (its source files are part of the results' key).
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def code_digest(package_dir: Path = PACKAGE_DIR) -> str:
+    """SHA-256 over the library's own source files: a change in how a figure is computed (a
+    new release, a local edit) makes earlier results unreadable, not silently reused."""
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*.py")):
+        digest.update(path.relative_to(package_dir).as_posix().encode("utf-8") + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -119,7 +134,8 @@ class ResultCache:
     ) -> ResultCache:
         """The cache for the store's current content and the current reference data."""
         digest = hashlib.sha256()
-        for part in (store.fingerprint(), reference_digest(reference_dir), __version__):
+        parts = (store.fingerprint(), reference_digest(reference_dir), code_digest(), __version__)
+        for part in parts:
             digest.update(part.encode("utf-8") + b"\0")
         return cls(Path(workspace) / RESULTS_DIR / digest.hexdigest()[:24])
 

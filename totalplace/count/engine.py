@@ -556,6 +556,12 @@ def count_place(
         regions=_place_regions(store, place),
         options=opts,
     )
+    cra_lines = None
+    if len(replaced) or (lines["basis"] == "actual").any():
+        # every CRA line is either still in the count or among those replaced
+        cra = [f[f["basis"] == "apportioned"] for f in (lines, replaced)]
+        cols = [c for c in cra[0].columns if c in cra[1].columns]
+        cra_lines = pd.concat([f[cols] for f in cra], ignore_index=True)
     lines, eliminated = consolidate(store, lines, year)
     # the same count twice gives the same lines in the same order (exports, caches, diffs)
     lines = lines.sort_values(["source_id", "rid", "area_code"], ignore_index=True, kind="stable")
@@ -654,6 +660,7 @@ def count_place(
         replaced=rep,
         lines=lines,
         eliminated=eliminated if len(eliminated) else None,
+        cra_lines=cra_lines,
     )
 
 

@@ -54,6 +54,10 @@ class CountResult:
     #: Transfers between bodies in the count, eliminated so money is counted once
     #: (payer, payee, function_code, amount_pence, reason, source).
     eliminated: pd.DataFrame | None = None
+    #: The place's CRA lines as apportioned, before councils' outturn or agencies' returns
+    #: replaced any (what a deep dive's share-of-CRA rules measure against); ``None`` when
+    #: nothing was replaced (then they are the apportioned ``lines``).
+    cra_lines: pd.DataFrame | None = None
 
     @property
     def total_pence(self) -> int:

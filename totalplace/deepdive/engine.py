@@ -756,7 +756,11 @@ def deep_dive(
     )
     reference: Reference = None
     if any(r.share.kind == "ratio" for r in theme.rules):
-        reference = partial(_cra_lines, store, year, lines, districts, opts)
+        if result.cra_lines is not None:  # kept by the count: nothing to recompute
+            cra_lines = result.cra_lines
+            reference = cra_lines[cra_lines["area_code"].isin(districts)].reset_index(drop=True)
+        else:
+            reference = partial(_cra_lines, store, year, lines, districts, opts)
     return breakdown(
         lines,
         theme,
