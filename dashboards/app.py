@@ -101,10 +101,34 @@ def warm() -> list[str]:
             result = data.count(pilot, year)
             agency_bar(result.by("agency_type")).to_plotly_json()
             function_bar(result.by("function")).to_plotly_json()
+            missing += _open_each_page(pilot, year)
     except Exception:  # an empty or partial workspace: the pages say what is missing
         missing.append("figures")
     return missing
 
 
-if __name__ == "__main__":
-    create_app().run(debug=False)
+def _open_each_page(place: str, year: str) -> list[str]:
+    """Answer each page's opening callbacks once for one place and year, as a first visitor
+    would: every code path (figure kinds, themes, comparisons over the years) is then loaded."""
+    import sys
+
+    from dashboards import data_themes
+
+    pages = {p["path"]: sys.modules[p["module"]] for p in dash.page_registry.values()}
+    theme = data_themes.default_theme(place)
+    visits: dict[str, tuple[str, tuple[object, ...]]] = {
+        "/": ("update_count", (place, year)),
+        "/map": ("update_map", (place, year, "per_head", "all", "all", "district", "")),
+        "/flows": ("update_flows", (place, year, None)),
+        "/compare": ("update_compare", (place, year, "per_head", "all", [])),
+        "/agency": ("update_profile", ("NHS and health", "all", year, "", place)),
+        "/sources": ("update_coverage", (None, None)),
+        "/deepdive": ("update_theme", (place, year, theme)),
+    }
+    failed = []
+    for path, (name, args) in visits.items():
+        try:
+            getattr(pages[path], name)(*args)
+        except Exception:  # the page itself will say what is wrong when it is opened
+            failed.append(f"{path} page")
+    return failed
