@@ -102,12 +102,14 @@ def warm() -> list[str]:
             agency_bar(result.by("agency_type")).to_plotly_json()
             function_bar(result.by("function")).to_plotly_json()
             missing += _open_each_page(pilot, year)
+            for other in data.pilot_names()[1:]:  # the pilots' opening views, built once
+                missing += _open_each_page(other, year, only=("/", "/deepdive", "/flows"))
     except Exception:  # an empty or partial workspace: the pages say what is missing
         missing.append("figures")
     return missing
 
 
-def _open_each_page(place: str, year: str) -> list[str]:
+def _open_each_page(place: str, year: str, only: tuple[str, ...] | None = None) -> list[str]:
     """Answer each page's opening callbacks once for one place and year, as a first visitor
     would: every code path (figure kinds, themes, comparisons over the years) is then loaded."""
     import sys
@@ -127,6 +129,8 @@ def _open_each_page(place: str, year: str) -> list[str]:
     }
     failed = []
     for path, (name, args) in visits.items():
+        if only is not None and path not in only:
+            continue
         try:
             getattr(pages[path], name)(*args)
         except Exception:  # the page itself will say what is wrong when it is opened

@@ -174,6 +174,7 @@ def serve(
     dash_app = create_app(ws)
     from dashboards.app import warm
 
+    console.print("opening each page once for the pilots (a few seconds)…")
     missing = warm()
     if missing:
         err.print(f"[yellow]not loaded (the pages say so): {', '.join(missing)}[/]")
