@@ -14,7 +14,7 @@ from totalplace.count.engine import count_districts, count_place
 from totalplace.count.result import CountResult
 from totalplace.ledger.store import Store
 from totalplace.queries import district_spend
-from totalplace.results import ResultCache, place_digest, precompute
+from totalplace.results import ResultCache, code_digest, place_digest, precompute
 
 FRAMES = (
     "rows",
@@ -105,6 +105,8 @@ def test_workspace_reads_the_cache(
     cache.put_count(place, "2010-11", doctored)
     try:
         assert workspace.count(place, "2010-11").caveats[-1] == "read from the cache"
+        # as the dashboard and the API ask: by the pilot's name
+        assert workspace.count(place.name, "2010-11").caveats[-1] == "read from the cache"
         assert workspace.count(place, "2009-10").caveats[-1] != "read from the cache"
     finally:
         cache.put_count(place, "2010-11", count_place(workspace.store, place, "2010-11"))
@@ -150,3 +152,18 @@ def test_half_written_and_stale_results_are_not_read(workspace: Any, tmp_path: P
     stale.put_district_spend("2010-11", pd.DataFrame({"amount_pence": [1]}))
     assert cache.prune() == 1
     assert stale.district_spend("2010-11") is None and folder.is_dir()
+
+
+def test_code_digest_follows_the_code_that_computes_figures(tmp_path: Path) -> None:
+    (tmp_path / "count").mkdir()
+    (tmp_path / "count" / "engine.py").write_text("SQL = 'a'\n")
+    (tmp_path / "queries.py").write_text("X = 1\n")
+    (tmp_path / "cli.py").write_text("print('hi')\n")
+    parts = ("count", "queries.py")
+    first = code_digest(tmp_path, parts)
+    (tmp_path / "cli.py").write_text("print('hello')\n")  # not figure code: same key
+    assert code_digest(tmp_path, parts) == first
+    (tmp_path / "count" / "engine.py").write_text("SQL = 'b'\n")
+    changed = code_digest(tmp_path, parts)
+    (tmp_path / "queries.py").write_text("X = 2\n")
+    assert len({first, changed, code_digest(tmp_path, parts)}) == 3

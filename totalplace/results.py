@@ -57,17 +57,23 @@ def reference_digest(reference_dir: Path = REFERENCE_DIR) -> str:
     return digest.hexdigest()
 
 
-#: The library's own folder (its source files are part of the results' key).
+#: The library's own folder, and the parts of it that compute the figures kept here: their
+#: source is part of the results' key (the CLI, the adapters or the workshop are not).
 PACKAGE_DIR = Path(__file__).resolve().parent
+FIGURE_CODE = ("count", "geography", "ledger", "queries.py", "results.py", "config.py")
 
 
-def code_digest(package_dir: Path = PACKAGE_DIR) -> str:
-    """SHA-256 over the library's own source files: a change in how a figure is computed (a
-    new release, a local edit) makes earlier results unreadable, not silently reused."""
+def code_digest(package_dir: Path = PACKAGE_DIR, parts: tuple[str, ...] = FIGURE_CODE) -> str:
+    """SHA-256 over the source of the code that computes the kept figures: a change in how a
+    figure is computed (a new release, a local edit) makes earlier results unreadable, not
+    silently reused."""
     digest = hashlib.sha256()
-    for path in sorted(package_dir.rglob("*.py")):
-        digest.update(path.relative_to(package_dir).as_posix().encode("utf-8") + b"\0")
-        digest.update(path.read_bytes())
+    files = [p for part in parts for p in sorted((package_dir / part).glob("**/*.py"))]
+    files += [package_dir / p for p in parts if p.endswith(".py")]
+    for path in sorted(set(files)):
+        if path.is_file():
+            digest.update(path.relative_to(package_dir).as_posix().encode("utf-8") + b"\0")
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
