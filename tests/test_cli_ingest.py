@@ -57,3 +57,20 @@ def test_bad_option_syntax_is_refused(tmp_path: Path) -> None:
         app, ["ingest", "-w", str(tmp_path), str(FIX / "empty.csv"), "--option", "novalue"]
     )
     assert res.exit_code == 1 and "KEY=VALUE" in res.output
+
+
+OPTIONS = ["--option", "year=2010-11", "--option", "body=Lambeth"]
+
+
+@pytest.mark.mirror
+def test_ingest_says_precomputed_figures_are_out_of_date(mirror: Path, tmp_path: Path) -> None:
+    def ingest(name: str) -> str:
+        res = CliRunner().invoke(
+            app,
+            ["ingest", "-w", str(tmp_path), str(FIX / name), *OPTIONS],
+        )
+        return " ".join(res.output.split())  # rich wraps long lines
+
+    assert "precomputed" not in ingest("too-few-fields.csv")  # no results kept: nothing to say
+    (tmp_path / "results").mkdir()
+    assert "precomputed are from before this ingest" in ingest("supplier-totals-no-period.csv")

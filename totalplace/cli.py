@@ -456,6 +456,13 @@ def ingest(
         sys.stdout.write(json.dumps([r.as_dict() for r in reports], indent=2) + "\n")
     else:
         _print_reports(reports)
+    from totalplace.results import RESULTS_DIR
+
+    if any(r.status == "ingested" for r in reports) and (settings.workspace / RESULTS_DIR).is_dir():
+        err.print(
+            "The figures `totalplace build` precomputed are from before this ingest: counts are "
+            "computed live (slower) until `totalplace build` refreshes them."
+        )
     if any(r.status == "error" for r in reports):
         raise typer.Exit(code=1)
 
