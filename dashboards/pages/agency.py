@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
@@ -21,12 +20,11 @@ from dashboards.components.downloads import (
     clicked_format,
     download_inputs,
     download_output,
-    figure_downloads,
     file_stem,
-    graph_config,
     send_table,
     table_downloads,
 )
+from dashboards.components.layout import error_page, figure_panel, grid
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES, compare_lines, compare_ranked, function_stack
 from totalplace.errors import TotalPlaceError
@@ -87,9 +85,7 @@ def layout(
     try:
         types, years, places = data.agency_types(), data.years(), data.pilot_names()
     except TotalPlaceError as exc:
-        return html.Div(
-            [html.H1("Agency profile"), html.P(str(exc), className="error")], className="page"
-        )
+        return error_page("Agency profile", str(exc))
     chosen = choose(
         type, types, DEFAULT_TYPE if DEFAULT_TYPE in types else (types[0] if types else None)
     )
@@ -139,66 +135,14 @@ def layout(
             html.P(id=NOTE, className="note"),
             html.Div(
                 [
-                    html.Div(
-                        [
-                            dcc.Loading(
-                                dcc.Graph(
-                                    id=RANKED,
-                                    figure=empty_figure("Loading…"),
-                                    config=graph_config("totalplace-agency-ranked"),
-                                ),
-                                type="dot",
-                            ),
-                            figure_downloads(RANKED, "totalplace-agency-ranked"),
-                        ],
-                        className="panel",
-                    ),
-                    html.Div(
-                        [
-                            dcc.Loading(
-                                dcc.Graph(
-                                    id=LINES,
-                                    figure=empty_figure("Loading…"),
-                                    config=graph_config("totalplace-agency-years"),
-                                ),
-                                type="dot",
-                            ),
-                            figure_downloads(LINES, "totalplace-agency-years"),
-                        ],
-                        className="panel",
-                    ),
+                    figure_panel(RANKED, "totalplace-agency-ranked"),
+                    figure_panel(LINES, "totalplace-agency-years"),
                 ],
                 className="two-columns",
             ),
-            html.Div(
-                [
-                    dcc.Loading(
-                        dcc.Graph(
-                            id=FUNCTIONS,
-                            figure=empty_figure("Loading…"),
-                            config=graph_config("totalplace-agency-functions"),
-                        ),
-                        type="dot",
-                    ),
-                    figure_downloads(FUNCTIONS, "totalplace-agency-functions"),
-                ],
-                className="panel panel-spaced",
-            ),
+            figure_panel(FUNCTIONS, "totalplace-agency-functions", "panel panel-spaced"),
             html.H2("Every pilot, every year"),
-            dag.AgGrid(
-                id=TABLE,
-                columnDefs=GRID_COLUMNS,
-                rowData=[],
-                defaultColDef={"sortable": True, "filter": True, "resizable": True},
-                dashGridOptions={
-                    "pagination": True,
-                    "paginationPageSize": 14,
-                    "paginationPageSizeSelector": False,
-                    "domLayout": "autoHeight",
-                },
-                className="ag-theme-alpine",
-                style={"width": "100%"},
-            ),
+            grid(TABLE, GRID_COLUMNS, page_size=14),
             table_downloads(TABLE),
         ],
         className="page",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
@@ -28,12 +27,11 @@ from dashboards.components.downloads import (
     clicked_format,
     download_inputs,
     download_output,
-    figure_downloads,
     file_stem,
-    graph_config,
     send_table,
     table_downloads,
 )
+from dashboards.components.layout import error_page, figure_panel, grid
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES, compare_lines, compare_ranked
 from totalplace.errors import TotalPlaceError
@@ -93,7 +91,7 @@ def layout(
         fns = [(ALL, "All functions"), *data.function_options()]
         areas = list(data.area_options())
     except TotalPlaceError as exc:
-        return html.Div([html.H1("Compare"), html.P(str(exc), className="error")], className="page")
+        return error_page("Compare", str(exc))
     return html.Div(
         [
             dcc.Location(id=URL, refresh=False),
@@ -142,47 +140,13 @@ def layout(
             html.P(id=NOTE, className="note"),
             html.Div(
                 [
-                    html.Div(
-                        [
-                            dcc.Loading(
-                                dcc.Graph(
-                                    id=LINES,
-                                    figure=empty_figure("Loading…"),
-                                    config=graph_config("totalplace-compare-years"),
-                                ),
-                                type="dot",
-                            ),
-                            figure_downloads(LINES, "totalplace-compare-years"),
-                        ],
-                        className="panel",
-                    ),
-                    html.Div(
-                        [
-                            dcc.Loading(
-                                dcc.Graph(
-                                    id=RANKED,
-                                    figure=empty_figure("Loading…"),
-                                    config=graph_config("totalplace-compare-ranked"),
-                                ),
-                                type="dot",
-                            ),
-                            figure_downloads(RANKED, "totalplace-compare-ranked"),
-                        ],
-                        className="panel",
-                    ),
+                    figure_panel(LINES, "totalplace-compare-years"),
+                    figure_panel(RANKED, "totalplace-compare-ranked"),
                 ],
                 className="two-columns",
             ),
             html.H2("The ranking as a table"),
-            dag.AgGrid(
-                id=TABLE,
-                columnDefs=GRID_COLUMNS,
-                rowData=[],
-                defaultColDef={"sortable": True, "filter": True, "resizable": True},
-                dashGridOptions={"domLayout": "autoHeight"},
-                className="ag-theme-alpine",
-                style={"width": "100%"},
-            ),
+            grid(TABLE, GRID_COLUMNS),
             table_downloads(TABLE, "Download every year"),
         ],
         className="page",

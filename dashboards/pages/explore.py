@@ -24,6 +24,7 @@ from dashboards.components.downloads import (
     send_table,
     table_downloads,
 )
+from dashboards.components.layout import error_page
 from dashboards.figures.money import format_count, format_gbp
 from totalplace.errors import TotalPlaceError
 from totalplace.queries import LineFilter
@@ -117,9 +118,7 @@ def layout(
         types = [(ALL, "Any agency type"), *((t, t) for t in data.agency_types())]
         fns = [(ALL, "Any function"), *((label, label) for _, label in data.function_options())]
     except TotalPlaceError as exc:
-        return html.Div(
-            [html.H1("Explore data"), html.P(str(exc), className="error")], className="page"
-        )
+        return error_page("Explore data", str(exc))
     order = _parse_sort(sort)
     return html.Div(
         [

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards import data
@@ -19,12 +18,11 @@ from dashboards.components.downloads import (
     clicked_format,
     download_inputs,
     download_output,
-    figure_downloads,
     file_stem,
-    graph_config,
     send_table,
     table_downloads,
 )
+from dashboards.components.layout import error_page, figure, grid
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.money import format_gbp
 from dashboards.figures.sankey import TOP_FUNDERS, flow_sankey
@@ -64,7 +62,7 @@ def layout(
     try:
         places, years = data.pilot_names(), data.years()
     except TotalPlaceError as exc:
-        return html.Div([html.H1("Flows"), html.P(str(exc), className="error")], className="page")
+        return error_page("Flows", str(exc))
     return html.Div(
         [
             dcc.Location(id=URL, refresh=False),
@@ -96,30 +94,9 @@ def layout(
                 ),
             ),
             html.P(id=NOTE, className="note"),
-            dcc.Loading(
-                dcc.Graph(
-                    id=GRAPH,
-                    figure=empty_figure("Loading…"),
-                    config=graph_config("totalplace-flows"),
-                ),
-                type="dot",
-            ),
-            figure_downloads(GRAPH, "totalplace-flows"),
+            *figure(GRAPH, "totalplace-flows"),
             html.H2("The flows, line by line"),
-            dag.AgGrid(
-                id=TABLE,
-                columnDefs=GRID_COLUMNS,
-                rowData=[],
-                defaultColDef={"sortable": True, "filter": True, "resizable": True},
-                dashGridOptions={
-                    "pagination": True,
-                    "paginationPageSize": 15,
-                    "paginationPageSizeSelector": False,
-                    "domLayout": "autoHeight",
-                },
-                className="ag-theme-alpine",
-                style={"width": "100%"},
-            ),
+            grid(TABLE, GRID_COLUMNS, page_size=15),
             table_downloads(TABLE),
         ],
         className="page",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards import data
@@ -28,6 +27,7 @@ from dashboards.components.downloads import (
     table_downloads,
 )
 from dashboards.components.geomap import merge_geometry
+from dashboards.components.layout import error_page, grid
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES
 from dashboards.figures.maps import area_choropleth, view_for
@@ -100,7 +100,7 @@ def layout(
         fns = [(ALL, "All functions"), *data.function_options()]
         types = [(ALL, "All agency types"), *((t, t) for t in data.agency_types())]
     except TotalPlaceError as exc:
-        return html.Div([html.H1("Map"), html.P(str(exc), className="error")], className="page")
+        return error_page("Map", str(exc))
     return html.Div(
         [
             dcc.Location(id=URL, refresh=False),
@@ -174,20 +174,7 @@ def layout(
             ),
             figure_downloads(GRAPH, "totalplace-map"),
             html.H2("The figures on the map"),
-            dag.AgGrid(
-                id=TABLE,
-                columnDefs=GRID_COLUMNS,
-                rowData=[],
-                defaultColDef={"sortable": True, "filter": True, "resizable": True},
-                dashGridOptions={
-                    "pagination": True,
-                    "paginationPageSize": 15,
-                    "paginationPageSizeSelector": False,
-                    "domLayout": "autoHeight",
-                },
-                className="ag-theme-alpine",
-                style={"width": "100%"},
-            ),
+            grid(TABLE, GRID_COLUMNS, page_size=15),
             table_downloads(TABLE),
         ],
         className="page",

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
@@ -19,13 +18,12 @@ from dashboards.components.downloads import (
     clicked_format,
     download_inputs,
     download_output,
-    figure_downloads,
     file_stem,
-    graph_config,
     send_table,
     table_downloads,
 )
 from dashboards.components.kpi import kpi_card, kpi_row
+from dashboards.components.layout import error_page, figure_panel, grid
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import coverage_heatmap
 from dashboards.figures.money import format_count
@@ -143,27 +141,6 @@ QSAMPLE_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
-def _grid(
-    grid_id: str, columns: list[dict[str, Any]], rows: list[dict[str, Any]], page: int = 0
-) -> dag.AgGrid:
-    options: dict[str, Any] = {"domLayout": "autoHeight"}
-    if page:
-        options |= {
-            "pagination": True,
-            "paginationPageSize": page,
-            "paginationPageSizeSelector": False,
-        }
-    return dag.AgGrid(
-        id=grid_id,
-        columnDefs=columns,
-        rowData=rows,
-        defaultColDef={"sortable": True, "filter": True, "resizable": True},
-        dashGridOptions=options,
-        className="ag-theme-alpine",
-        style={"width": "100%"},
-    )
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.astype("object").where(frame.notna(), None).to_dict("records")
 
@@ -176,7 +153,7 @@ def layout(source: str | None = None, colour: str | None = None, **_other: Any) 
         qcounts = data.quarantine_counts()
         qsample = data.quarantine_sample()
     except TotalPlaceError as exc:
-        return html.Div([html.H1("Sources"), html.P(str(exc), className="error")], className="page")
+        return error_page("Sources", str(exc))
     ledger_sources = sorted(cover["source_id"].astype(str).unique())
     source_opts = [(ALL, "All sources"), *((s, s) for s in ledger_sources)]
     links = loaded.assign(link=[f"[publisher page]({u})" if u else "" for u in loaded["url"]])
@@ -191,7 +168,7 @@ def layout(source: str | None = None, colour: str | None = None, **_other: Any) 
             ),
             _kpis(loaded, cover, qcounts),
             html.H2("What is loaded"),
-            _grid(LOADED, LOADED_COLUMNS, _records(links)),
+            grid(LOADED, LOADED_COLUMNS, _records(links)),
             table_downloads(LOADED),
             html.H2("What it covers, by agency type and year"),
             controls(
@@ -219,20 +196,7 @@ def layout(source: str | None = None, colour: str | None = None, **_other: Any) 
                 "source and area level loaded, so read them one source at a time.",
                 className="note",
             ),
-            html.Div(
-                [
-                    dcc.Loading(
-                        dcc.Graph(
-                            id=COVERAGE,
-                            figure=empty_figure("Loading…"),
-                            config=graph_config("totalplace-coverage"),
-                        ),
-                        type="dot",
-                    ),
-                    figure_downloads(COVERAGE, "totalplace-coverage"),
-                ],
-                className="panel",
-            ),
+            figure_panel(COVERAGE, "totalplace-coverage"),
             html.H2("Held back at ingest (quarantine)"),
             html.P(
                 "Rows the adapters could not place or read are kept aside with their reason, not "
@@ -240,12 +204,12 @@ def layout(source: str | None = None, colour: str | None = None, **_other: Any) 
                 "reason.",
                 className="note",
             ),
-            _grid(QCOUNTS, QCOUNT_COLUMNS, _records(qcounts), page=10)
+            grid(QCOUNTS, QCOUNT_COLUMNS, _records(qcounts), page_size=10)
             if len(qcounts)
             else html.P("Nothing is in quarantine.", className="note"),
             table_downloads(QCOUNTS),
             html.H3("A sample of quarantined rows"),
-            _grid(QSAMPLE, QSAMPLE_COLUMNS, _records(qsample), page=5)
+            grid(QSAMPLE, QSAMPLE_COLUMNS, _records(qsample), page_size=5)
             if len(qsample)
             else html.P("Nothing to show.", className="note"),
             html.H2("Read the figures with these caveats"),
