@@ -10,6 +10,37 @@ from dash import dcc, html
 
 from dashboards.components.downloads import figure_downloads, graph_config
 from dashboards.figures.breakdown import empty_figure
+from dashboards.figures.compare import MEASURES
+
+#: The measure picker of the pages comparing places (value, label).
+MEASURE_OPTIONS = [(key, label) for key, (_column, label) in MEASURES.items()]
+#: Grid columns for a population, an amount in pounds and a per-head figure (largest first).
+AMOUNT_COLUMNS: list[dict[str, Any]] = [
+    {
+        "field": "population",
+        "headerName": "Population",
+        "flex": 1,
+        "type": "rightAligned",
+        "valueFormatter": {"function": "d3.format(',.0f')(params.value)"},
+    },
+    {
+        "field": "amount_gbp",
+        "headerName": "Spend",
+        "flex": 1,
+        "type": "rightAligned",
+        "valueFormatter": {"function": "'£' + d3.format(',.0f')(params.value)"},
+    },
+    {
+        "field": "per_head_gbp",
+        "headerName": "Per head",
+        "flex": 1,
+        "type": "rightAligned",
+        "sort": "desc",
+        "valueFormatter": {
+            "function": "params.value == null ? 'n/a' : '£' + d3.format(',.0f')(params.value)"
+        },
+    },
+]
 
 
 def figure(graph_id: str, stem: str) -> list[Any]:

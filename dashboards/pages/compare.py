@@ -31,7 +31,13 @@ from dashboards.components.downloads import (
     send_table,
     table_downloads,
 )
-from dashboards.components.layout import error_page, figure_panel, grid
+from dashboards.components.layout import (
+    AMOUNT_COLUMNS,
+    MEASURE_OPTIONS,
+    error_page,
+    figure_panel,
+    grid,
+)
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES, compare_lines, compare_ranked
 from totalplace.errors import TotalPlaceError
@@ -46,34 +52,10 @@ PLACE, YEAR, MEASURE, FUNCTION, PEERS, URL = (
 )
 LINES, RANKED, TABLE, NOTE = (f"{P}{k}" for k in ("lines", "ranked", "table", "note"))
 ALL = "all"
-MEASURE_OPTIONS = [("per_head", "Spend per head"), ("total", "Total spend")]
 GRID_COLUMNS: list[dict[str, Any]] = [
     {"field": "name", "headerName": "Place or area", "flex": 2, "minWidth": 200},
     {"field": "role", "headerName": "Role", "flex": 1},
-    {
-        "field": "population",
-        "headerName": "Population",
-        "flex": 1,
-        "type": "rightAligned",
-        "valueFormatter": {"function": "d3.format(',.0f')(params.value)"},
-    },
-    {
-        "field": "amount_gbp",
-        "headerName": "Spend",
-        "flex": 1,
-        "type": "rightAligned",
-        "valueFormatter": {"function": "'£' + d3.format(',.0f')(params.value)"},
-    },
-    {
-        "field": "per_head_gbp",
-        "headerName": "Per head",
-        "flex": 1,
-        "type": "rightAligned",
-        "sort": "desc",
-        "valueFormatter": {
-            "function": "params.value == null ? 'n/a' : '£' + d3.format(',.0f')(params.value)"
-        },
-    },
+    *AMOUNT_COLUMNS,
 ]
 
 

@@ -27,7 +27,7 @@ from dashboards.components.downloads import (
     table_downloads,
 )
 from dashboards.components.geomap import merge_geometry
-from dashboards.components.layout import error_page, grid
+from dashboards.components.layout import AMOUNT_COLUMNS, MEASURE_OPTIONS, error_page, grid
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES
 from dashboards.figures.maps import area_choropleth, view_for
@@ -47,7 +47,6 @@ VIEW_WIDTH = 1000
 MAP_HEIGHT = 640
 LEVEL_OPTIONS = [("district", "Districts"), ("upper_tier", "Upper tier (counties, unitaries)")]
 AREA_OPTIONS = [("region", "The place's region"), ("england", "All England")]
-MEASURE_OPTIONS = [("per_head", "Spend per head"), ("total", "Total spend")]
 WHERE_SENTENCE = (
     "Spend is mapped where it is attributed (HM Treasury's 'who benefits' regions, shared to "
     "districts by each line's driver, or the area an authority serves), not where the paying "
@@ -56,30 +55,7 @@ WHERE_SENTENCE = (
 GRID_COLUMNS: list[dict[str, Any]] = [
     {"field": "area_name", "headerName": "Area", "flex": 2, "minWidth": 180},
     {"field": "area_code", "headerName": "Code", "flex": 1, "minWidth": 110},
-    {
-        "field": "population",
-        "headerName": "Population",
-        "flex": 1,
-        "type": "rightAligned",
-        "valueFormatter": {"function": "d3.format(',.0f')(params.value)"},
-    },
-    {
-        "field": "amount_gbp",
-        "headerName": "Spend",
-        "flex": 1,
-        "type": "rightAligned",
-        "valueFormatter": {"function": "'£' + d3.format(',.0f')(params.value)"},
-    },
-    {
-        "field": "per_head_gbp",
-        "headerName": "Per head",
-        "flex": 1,
-        "type": "rightAligned",
-        "sort": "desc",
-        "valueFormatter": {
-            "function": "params.value == null ? 'n/a' : '£' + d3.format(',.0f')(params.value)"
-        },
-    },
+    *AMOUNT_COLUMNS,
     {"field": "in_place", "headerName": "In the place", "flex": 1},
 ]
 
