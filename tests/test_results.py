@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from totalplace.count.engine import count_districts, count_place
+from totalplace.count.engine import count_place
 from totalplace.count.result import CountResult
 from totalplace.ledger.store import Store
 from totalplace.queries import district_spend
@@ -110,18 +110,6 @@ def test_workspace_reads_the_cache(
         assert workspace.count(place, "2009-10").caveats[-1] != "read from the cache"
     finally:
         cache.put_count(place, "2010-11", count_place(workspace.store, place, "2010-11"))
-
-
-def test_region_counts_from_cache_equal_the_engine(
-    workspace: Any, cached: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cache, _ = cached
-    monkeypatch.setitem(workspace.__dict__, "results", cache)
-    region = "E12000005"  # West Midlands (Worcestershire)
-    fast = workspace.region_district_counts(region, "2010-11")
-    slow = count_districts(workspace.store, "2010-11", region_code=region)
-    cols = ["area_code", "area_name", "region_code", "amount_pence", "population"]
-    assert _rows(fast[cols]) == _rows(slow[cols])
 
 
 def test_store_fingerprint_follows_content(tmp_path: Path) -> None:

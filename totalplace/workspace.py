@@ -116,23 +116,8 @@ class Workspace:
 
     def region_district_counts(self, region_code: str, year: str) -> pd.DataFrame:
         """Apportioned count of every district in a region: area_code, area_name, population,
-        amount_pence (for maps of a place within its region)."""
-        from totalplace.count.engine import best_mid_year, count_districts
+        amount_pence (the engine's own per-district count; the dashboard's maps use the faster
+        ``district_spend``, which sums to the same)."""
+        from totalplace.count.engine import count_districts
 
-        spend = self.results.district_spend(year)
-        if spend is None:
-            return count_districts(self.store, year, region_code=region_code)
-        # the same figures from the build's England-wide district spend (no consolidation in
-        # either): amounts by district of the region, with the population shares are made with
-        d = self.districts
-        own = d.loc[d["region_code"] == region_code, ["area_code", "area_name", "region_code"]]
-        amounts = spend.groupby("area_code", as_index=False)["amount_pence"].sum()
-        pops = self.store.query(
-            "SELECT area_code, sum(persons)::BIGINT AS population FROM population "
-            "WHERE mid_year = ? GROUP BY area_code",
-            [best_mid_year(self.store, year)],
-        )
-        out = own.merge(amounts, on="area_code", how="inner").merge(
-            pops, on="area_code", how="left"
-        )
-        return out.reset_index(drop=True)
+        return count_districts(self.store, year, region_code=region_code)

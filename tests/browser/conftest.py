@@ -309,11 +309,6 @@ class FakeWorkspace:
     def district_geojson(self) -> dict[str, Any]:
         return _fake_geojson(self._districts)
 
-    def region_district_counts(self, region_code: str, year: str) -> pd.DataFrame:
-        d = self._districts[self._districts["region_code"] == region_code].copy()
-        d["amount_pence"] = d["population"] * self._per_head(region_code, year) * 100
-        return d[["area_code", "area_name", "population", "amount_pence"]].reset_index(drop=True)
-
     def _per_head(self, region_code: str, year: str) -> int:
         return _PER_HEAD_BY_REGION[region_code] + 150 * _YEARS.index(year)
 
