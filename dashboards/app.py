@@ -123,7 +123,7 @@ def _open_each_page(place: str, year: str, only: tuple[str, ...] | None = None) 
         "/map": ("update_map", (place, year, "per_head", "all", "all", "district", "")),
         "/flows": ("update_flows", (place, year, None)),
         "/compare": ("update_compare", (place, year, "per_head", "all", [])),
-        "/agency": ("update_profile", ("NHS and health", "all", year, "", place)),
+        "/agency": ("update_profile", (pages["/agency"].DEFAULT_TYPE, "all", year, "", place)),
         "/sources": ("update_coverage", (None, None)),
         "/deepdive": ("update_theme", (place, year, theme)),
     }

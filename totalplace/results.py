@@ -149,10 +149,12 @@ class ResultCache:
     def _count_dir(self, place: Place, year: str) -> Path:
         return self.root / "counts" / place_digest(place, year)
 
+    def has_count(self, place: Place, year: str) -> bool:
+        return (self._count_dir(place, year) / "meta.json").is_file()
+
     def count(self, place: Place, year: str) -> CountResult | None:
         """The place's default count for ``year``, if it was computed for this state."""
-        folder = self._count_dir(place, year)
-        return _read_count(folder) if (folder / "meta.json").is_file() else None
+        return _read_count(self._count_dir(place, year)) if self.has_count(place, year) else None
 
     def put_count(self, place: Place, year: str, result: CountResult) -> None:
         _write_atomically(self._count_dir(place, year), lambda p: _write_count(result, p))
@@ -214,7 +216,7 @@ def precompute(
     for place in places:
         progress(f"count: {place.name}")
         for year in years:
-            if (cache._count_dir(place, year) / "meta.json").is_file():
+            if cache.has_count(place, year):
                 already += 1
                 continue
             cache.put_count(place, year, count_place(store, place, year))
