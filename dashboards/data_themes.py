@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -126,27 +125,23 @@ def view(place: str, year: str, theme: str, build: Callable[..., T], *key: str) 
     The page's callbacks turn a breakdown into figures, grid rows and text; that costs more
     than a repeat visit should, so each callback passes its builder here and a repeat is a
     look-up. What ``build`` returns is shared between callers: it must not be changed. Errors
-    (``TotalPlaceError``) are not kept: the next call tries again.
+    (``TotalPlaceError``) are not kept (``lru_cache`` keeps only answers): the next call tries
+    again.
     """
-    workspace: Any = data.get_workspace()
-    full = (workspace, place, year, theme, build, *key)
-    with _views_lock:
-        if full in _views:
-            _views.move_to_end(full)
-            return cast(T, _views[full])
-    built = build(breakdown(place, year, theme), *key)  # two callers may both build it
-    with _views_lock:
-        kept = _views.setdefault(full, built)
-        while len(_views) > VIEW_CACHE_SIZE:
-            _views.popitem(last=False)
-    return cast(T, kept)
+    workspace: Any = data.get_workspace()  # cached by identity (read-only while serving)
+    return cast(T, _view(workspace, place, year, theme, build, *key))
 
 
 #: Built views kept (least recently used dropped first): every pilot, theme and a few
 #: drill-down selections each.
 VIEW_CACHE_SIZE = 512
-_views: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_views_lock = threading.Lock()
+
+
+@lru_cache(maxsize=VIEW_CACHE_SIZE)
+def _view(
+    workspace: Any, place: str, year: str, theme: str, build: Callable[..., Any], *key: str
+) -> Any:
+    return build(breakdown(place, year, theme), *key)
 
 
 @lru_cache(maxsize=64)
@@ -218,5 +213,4 @@ def file_stem(result: ThemeBreakdown) -> str:
 def clear_caches() -> None:
     themes.cache_clear()
     _breakdown.cache_clear()
-    with _views_lock:
-        _views.clear()
+    _view.cache_clear()
