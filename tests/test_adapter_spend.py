@@ -201,6 +201,8 @@ def test_bodies_resolve_names_and_codes(mirror: Path) -> None:
         "Greater London Authority": "E61000001",
         "GLA": "E61000001",
         "Manchester City Council": "E08000003",
+        "Salford City Council": "E08000006",  # Salford's `Authority Name` column
+        "SALFORD CITY COUNCIL": "E08000006",
     }
     for text, gss in cases.items():
         body = bodies.resolve(text)
@@ -231,9 +233,61 @@ def test_header_synonyms() -> None:
 
 
 def test_net_taken_when_gross_vat_and_net_are_published(fixtures: Path) -> None:
-    rows = fixture(fixtures, "gross-vat-net-columns.csv", body="Devon").rows()
+    result = fixture(fixtures, "gross-vat-net-columns.csv", body="Devon")
+    rows = result.rows()
     assert rows["amount_pence"].tolist() == [10000, -625000]
     assert rows["service_line"].tolist() == ["Adult & Community Services", "Environment"]
+    assert "amount: Net (of Gross, VAT, Net)" in result.notes
+    # one amount column: nothing to say
+    assert not any(n.startswith("amount:") for n in fixture(fixtures, "bom-utf8.csv").notes)
+
+
+def test_salford_layout_needs_no_body_option(fixtures: Path) -> None:
+    """Salford: the paying body is in `Authority Name`; Gross, VAT and Net are all published;
+    what was bought is `G/L Description`; a Total row and a junk line end the report."""
+    result = fixture(fixtures, "salford-layout-authority-name.csv")
+    rows = result.rows()
+    assert result.rows_read == 3 == len(rows) and not result.quarantine
+    assert accounted(result) == result.rows_read
+    assert result.skipped == {"total": 1, "footer": 1}
+    assert set(rows["agency"]) == {"Salford City Council"}
+    assert set(rows["area_code"]) == {"E08000006"} and set(rows["agency_code"]) == {"E08000006"}
+    assert rows["amount_pence"].tolist() == [100000, 150000, -50000]  # the Net column
+    assert rows["description"].tolist() == [
+        "Residential Care - Older People",
+        "Highways Maintenance",
+        "Residential Care - Older People",
+    ]
+    assert rows["service_line"].tolist() == ["People", "Place", "People"]
+    assert "amount: Net (of Gross, VAT, Net)" in result.notes
+    assert "paying body 'Salford City Council' → E08000006" in result.notes
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "descriptions", "areas"),
+    [
+        (  # Lambeth's transactions layout
+            "subj-description-column.csv",
+            {"body": "Lambeth"},
+            ["Residential Care Placements", "Building Repairs"],
+            ["Adults and Community Services", "Housing"],
+        ),
+        (  # a plain `Description` beside the department is the description, not dropped
+            "description-column-besides-department.csv",
+            {"body": "Devon"},
+            ["Home care package", "Stationery"],
+            ["Community Services", "Resources"],
+        ),
+    ],
+)
+def test_description_columns_under_other_names(
+    fixtures: Path, name: str, options: dict[str, str], descriptions: list[str], areas: list[str]
+) -> None:
+    result = fixture(fixtures, name, **options)
+    rows = result.rows()
+    assert accounted(result) == result.rows_read == len(rows) == 2
+    assert rows["description"].tolist() == descriptions
+    assert rows["service_line"].tolist() == areas
 
 
 def test_amount_formats(fixtures: Path) -> None:

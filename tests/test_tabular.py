@@ -85,6 +85,29 @@ def test_total_and_blank_rows_never_counted(fixtures: Path) -> None:
     assert result.rows_read == 3 and result.skipped == {"total": 3}
 
 
+def test_junk_after_the_total_is_a_footer_not_a_transaction(fixtures: Path) -> None:
+    path = fixtures / "junk-footer-after-total.csv"
+    result, rows, _ = read_all(path)
+    assert [line for line, _ in rows] == [2, 4]
+    assert result.skipped == {"total": 1, "footer": 1}
+    # the broken transaction in the middle is still quarantined, with its text
+    (q,) = result.quarantine
+    assert q["row"] == 3 and q["reason"].startswith("too few fields")
+    assert q["raw"] == path.read_text().splitlines()[2]
+    assert result.rows_read == len(rows) + len(result.quarantine) == 3
+    assert "footer after the total row skipped (line 6: '††††††')" in result.notes
+
+
+def test_junk_between_a_subtotal_and_more_data_is_still_quarantined(fixtures: Path) -> None:
+    path = fixtures / "junk-row-between-subtotal-and-data.csv"
+    result, rows, _ = read_all(path)
+    assert [line for line, _ in rows] == [2, 5]
+    assert result.skipped == {"total": 1} and result.rows_read == 3
+    (q,) = result.quarantine
+    assert q["row"] == 4 and q["reason"] == "too few fields: the row has 6, the header has 7"
+    assert q["raw"] == ",†††††† ,,,,"
+
+
 @pytest.mark.parametrize(
     ("label", "total"),
     [

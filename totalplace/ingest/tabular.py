@@ -286,6 +286,24 @@ def sniff_header(
 
 
 # -- the table ------------------------------------------------------------------------------------
+def _filled(value: object) -> bool:
+    return value is not None and bool(str(value).strip())
+
+
+def _is_footer_like(cells: Cells, ncols: int) -> bool:
+    """At most half the cells filled (as in a total row) and none of them an amount."""
+    filled = [v for v in cells if _filled(v)]
+    if len(filled) > max(2, ncols // 2):
+        return False
+    for value in filled:
+        try:
+            amount_pence(value)
+        except ValueError:
+            continue
+        return False
+    return True
+
+
 @dataclass
 class Table:
     """An opened table positioned after its header; iterate `rows`, then call `finish`."""
@@ -307,23 +325,31 @@ class Table:
     _book: excel.Workbook | None = None
     _pending: list[tuple[int, int, dict[str, Any], Cells]] = field(default_factory=list)
 
-    def column(self, synonyms: Sequence[str]) -> int | None:
-        """Index of the first header cell equal (normalised) to one of ``synonyms``, in order."""
+    def column(self, synonyms: Sequence[str], taken: Sequence[int | None] = ()) -> int | None:
+        """Index of the first header cell equal (normalised) to one of ``synonyms``, in order,
+        leaving out the columns in ``taken`` (already chosen for another field)."""
         for s in synonyms:
-            if s in self.keys:
-                return self.keys.index(s)
+            for i, key in enumerate(self.keys):
+                if key == s and i not in taken:
+                    return i
         return None
 
     def rows(self, result: ParseResult) -> Iterator[tuple[int, Cells]]:
         """Data rows as ``(line, cells)``, each counted in ``rows_read``.
 
         Blank and total rows are skipped (and counted in ``skipped``); rows with the wrong
-        number of fields are quarantined here. Cells of CSV rows are strings as published;
-        spreadsheet cells are typed values (None when empty).
+        number of fields are quarantined here. After a total row, rows that fill at most half
+        their cells and hold no amount (``,†††††† ,,,,``) are held back: when nothing but such
+        rows follows to the end of the file they are the report's footer (``skipped``
+        'footer', and a note with their lines); when data follows, they are read as data.
+        Cells of CSV rows are strings as published; spreadsheet cells are typed values (None
+        when empty).
         """
         assert self._source is not None, "table is closed"
         ncols = len(self.header)
         csv_kind = self.kind == "csv"
+        after_total = False
+        held: list[tuple[int, int, Cells]] = []
         for line, cells in self._source:
             if csv_kind:
                 joined = "".join(cells)
@@ -337,30 +363,69 @@ class Table:
                     continue
             if ("otal" in joined or "OTAL" in joined) and self._is_total(cells, ncols):
                 result.skip("total")
+                after_total = True
                 continue
-            result.rows_read += 1
-            n = len(cells)
-            if n != ncols:
-                extra = cells[ncols:]
-                if n > ncols and all(v is None or not str(v).strip() for v in extra):
-                    cells = cells[:ncols]
-                elif n < ncols and not csv_kind:
-                    cells = tuple(cells) + (None,) * (ncols - n)
-                else:
-                    what = "too many" if n > ncols else "too few"
-                    reason = f"{what} fields: the row has {n}, the header has {ncols}"
-                    if self.end_line > line:
-                        reason += (
-                            f" (the record runs from line {line:,} to "
-                            f"{self.end_line:,}: check for an unclosed quote)"
-                        )
-                    self.quarantine(result, line, reason, cells)
+            if after_total:
+                if _is_footer_like(cells, ncols):
+                    held.append((line, self.end_line, cells))
                     continue
+                after_total = False
+                if held:  # data follows: the held rows were data after all
+                    end = self.end_line
+                    for h_line, h_end, h_cells in held:
+                        self.end_line = h_end
+                        result.rows_read += 1
+                        fitted = self._fitted(result, h_line, h_cells, ncols, csv_kind)
+                        if fitted is not None:
+                            yield h_line, fitted
+                    held.clear()
+                    self.end_line = end
+            result.rows_read += 1
+            if len(cells) != ncols:
+                fitted = self._fitted(result, line, cells, ncols, csv_kind)
+                if fitted is None:
+                    continue
+                cells = fitted
             yield line, cells
+        if held:
+            self._footer(result, held)
+
+    def _fitted(
+        self, result: ParseResult, line: int, cells: Cells, ncols: int, csv_kind: bool
+    ) -> Cells | None:
+        """``cells`` with exactly ``ncols`` fields (empty extras dropped, short spreadsheet
+        rows padded), or None when the row is quarantined for its field count."""
+        n = len(cells)
+        if n == ncols:
+            return cells
+        extra = cells[ncols:]
+        if n > ncols and all(v is None or not str(v).strip() for v in extra):
+            return cells[:ncols]
+        if n < ncols and not csv_kind:
+            return tuple(cells) + (None,) * (ncols - n)
+        what = "too many" if n > ncols else "too few"
+        reason = f"{what} fields: the row has {n}, the header has {ncols}"
+        if self.end_line > line:
+            reason += (
+                f" (the record runs from line {line:,} to "
+                f"{self.end_line:,}: check for an unclosed quote)"
+            )
+        self.quarantine(result, line, reason, cells)
+        return None
+
+    def _footer(self, result: ParseResult, held: list[tuple[int, int, Cells]]) -> None:
+        """Count the rows after the last total as the footer, and say which lines they were."""
+        result.skip("footer", len(held))
+        first, last = held[0][0], held[-1][1]
+        where = f"line {first:,}" if first == last else f"lines {first:,}-{last:,}"
+        text = " | ".join(
+            " ".join(str(v).split()) for *_, cells in held for v in cells if _filled(v)
+        )
+        self.notes.append(f"footer after the total row skipped ({where}: {text[:80]!r})")
 
     @staticmethod
     def _is_total(cells: Cells, ncols: int) -> bool:
-        filled = [v for v in cells if v is not None and str(v).strip()]
+        filled = [v for v in cells if _filled(v)]
         if len(filled) > max(2, ncols // 2):
             return False
         return any(isinstance(v, str) and is_total_label(v) for v in filled)

@@ -5,9 +5,12 @@ Area, Supplier, Transaction Number, Amount), as CSV, XLS or XLSX.
 Columns are found by header synonyms, so each council's own headings work (``Amount`` /
 ``Net Amount`` / ``SumOfNet Amt``; ``Date`` / ``PymtDate`` / ``Invoice Payment Date``...).
 One ledger row per transaction: year = financial year of the date; area = the paying body's GSS
-code (``area_level`` 'authority'); service_line = expense area; description = expense type.
-The paying body comes from ``--option body=…`` or the file's body columns (a name, GSS code or
-an old code such as Devon's ``18``); a body that resolves to no council quarantines its rows.
+code (``area_level`` 'authority'); service_line = expense area; description = expense type (or
+the file's own name for it: ``Subj Description``, ``G/L Description``, ``Purpose``...).
+When a file publishes several amounts (gross, VAT, net) the net one is taken, and the batch
+notes say so. The paying body comes from ``--option body=…`` or the file's body columns (a
+name, GSS code or an old code such as Devon's ``18``; Salford's ``Authority Name``); a body
+that resolves to no council quarantines its rows.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ AMOUNT = (
     "sumofgross amt",
     "gross",
 )
+#: VAT columns: never the amount, but named when the report says which amount was taken.
+VAT = ("vat", "vat amount", "vat amt", "sumofvatamt", "non recoverable vat", "irrecoverable vat")
 DATE = (
     "date",
     "payment date",
@@ -98,6 +103,8 @@ AREA = (
     "service expense area",
     "description",
 )
+#: What was bought, preferred first: the transparency code's expense type, then the
+#: finance system's own account names (subjective, general ledger), then free text.
 TYPE = (
     "expense type",
     "expenses type",
@@ -108,15 +115,29 @@ TYPE = (
     "expense description",
     "expenditure type",
     "subjective description",
+    "subj description",
+    "subjective name",
+    "subjective",
+    "g l description",
+    "gl description",
+    "general ledger description",
+    "ledger description",
+    "spend type",
     "spend category",
     "expense category",
     "category",
+    "purpose of expenditure",
     "purpose",
+    "expenditure description",
+    "description",
 )
 BODY_NAME = (
     "name of body",
     "body name",
     "organisation name",
+    "authority name",
+    "local authority name",
+    "council name",
     "paid by",
     "council",
     "local authority",
@@ -162,17 +183,29 @@ class SpendAdapter(Adapter):
             payer = Payer.for_table(table, context.options)
             _read_rows(table, result, payer)
             table.finish(result)
+            if note := amount_note(table):
+                result.notes.append(note)
             result.notes.extend(payer.notes)
         return result
+
+
+def amount_note(table: Table) -> str | None:
+    """Which amount column was taken when the file offers several (``amount: Net (of Gross,
+    VAT, Net)``), for the batch notes and the ingest report; None when there is one."""
+    offered = [h for h, k in zip(table.header, table.keys, strict=True) if k in AMOUNT or k in VAT]
+    i_amount = table.column(AMOUNT)
+    if len(offered) < 2 or i_amount is None:
+        return None
+    return f"amount: {table.header[i_amount]} (of {', '.join(offered)})"
 
 
 def _read_rows(table: Table, result: ParseResult, payer: Payer) -> None:
     col = table.column
     i_amount, i_date, i_supplier = col(AMOUNT), col(DATE), col(SUPPLIER)
     assert i_amount is not None and i_date is not None and i_supplier is not None
-    i_area, i_type, i_source = col(AREA), col(TYPE), col(SOURCE)
-    if i_area is not None and i_area == i_type:
-        i_type = None
+    # a column both lists name (``Description``) is the description; the area takes another
+    i_type, i_source = col(TYPE), col(SOURCE)
+    i_area = col(AREA, taken=(i_type,))
     out = LedgerRows()
     add = out.add
     dates: dict[Any, tuple[dt.date, str]] = {}
