@@ -138,3 +138,77 @@ def test_kill_9_mid_write_leaves_the_store_as_it_was(tmp_path: Path) -> None:
         report = ingest_file(store, big, options=mini_lookups())
         assert report.status == "ingested" and report.rows_ledger == 60_000
         assert counts(store) == (before[0] + 60_000, 0, 2)
+
+
+HOLD_STORE = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from totalplace.ledger.store import Store
+
+    store_path, marker = map(Path, sys.argv[1:3])
+    with Store(store_path).open():
+        marker.write_text("open")
+        sys.stdin.read()  # hold the store until the test closes our stdin
+""")
+
+
+def test_a_second_ingest_while_one_runs_is_told_to_retry(tmp_path: Path) -> None:
+    """Another process holds the store (as a running ingest does): a second ingest says the
+    workspace is busy and to retry, exits 75 (EX_TEMPFAIL), and writes nothing; it does not
+    call the store damaged. Once the first is done the same command goes in."""
+    from typer.testing import CliRunner
+
+    from totalplace.cli import app
+    from totalplace.config import Settings
+
+    store_path = Settings(workspace=tmp_path).store_path
+    with Store(store_path) as store:
+        assert ingest_file(store, FIXTURES / "bom-utf8.csv", options=mini_lookups()).status == (
+            "ingested"
+        )
+        before = counts(store)
+    marker = tmp_path / "holding"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_STORE, str(store_path), str(marker)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    salford = FIXTURES / "salford-layout-authority-name.csv"
+    command = ["ingest", "-w", str(tmp_path), str(salford), "--option", "area_code=E08000006"]
+    command += ["--option", "agency=Salford City Council"]  # no mirror needed
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"the holder ended early: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                pytest.fail("the holder never opened the store")
+            time.sleep(0.05)
+        busy = CliRunner().invoke(app, command)
+        said = " ".join(busy.output.split())  # rich wraps long lines
+        assert busy.exit_code == 75, said
+        assert "is busy" in said and f"process {proc.pid} has it open" in said
+        assert "retry" in said and "rebuild" not in said.replace("nothing needs rebuilding", "")
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=60)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    with Store(store_path) as store:
+        assert counts(store) == before  # the refused ingest wrote nothing
+    done = CliRunner().invoke(app, [*command, "--report", "json"])
+    assert done.exit_code == 0, done.output
+    with Store(store_path) as store:
+        assert counts(store) == (before[0] + 3, 0, before[2] + 1)
+
+
+def test_a_damaged_store_still_says_rebuild(tmp_path: Path) -> None:
+    from totalplace.errors import StoreBusyError, StoreError
+
+    path = tmp_path / "s.duckdb"
+    path.write_bytes(b"not a database " * 500)
+    with pytest.raises(StoreError, match=r"cannot be opened.*totalplace build --rebuild") as info:
+        Store(path).open()
+    assert not isinstance(info.value, StoreBusyError)

@@ -48,7 +48,7 @@ def _settings(workspace: Path | None, mirror: Path | None = None) -> Settings:
 
 def _fail(exc: Exception) -> None:
     err.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(code=1)
+    raise typer.Exit(code=getattr(exc, "exit_code", 1))  # StoreBusyError: 75, retry later
 
 
 def _gbp(pence: int | float) -> str:
@@ -446,7 +446,12 @@ def ingest(
             _fail(TotalPlaceError(f"--option {o!r}: write KEY=VALUE"))
         options[key.strip()] = value.strip()
     reports = []
-    with Store(settings.store_path) as store, _progress() as bar:
+    try:  # one message for a busy or damaged store, not one per file
+        store = Store(settings.store_path).open()
+    except TotalPlaceError as exc:
+        _fail(exc)
+        return
+    with store, _progress() as bar:
         task = bar.add_task("ingest", total=len(paths))
         for p in paths:
             bar.update(task, description=p.name)

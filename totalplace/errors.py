@@ -25,6 +25,14 @@ class StoreError(TotalPlaceError):
     """The workspace store is missing, damaged or not built."""
 
 
+class StoreBusyError(StoreError):
+    """Another process holds the workspace store (an ingest, a build, the dashboard): retry
+    when it has finished. Not damage: nothing needs rebuilding."""
+
+    #: Exit status of the CLI: EX_TEMPFAIL (sysexits.h), "try again later".
+    exit_code = 75
+
+
 class InputFileError(TotalPlaceError):
     """A whole input file cannot be used (empty, binary, unknown layout, too large...)."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from totalplace.errors import StoreError
+from totalplace.errors import StoreBusyError, StoreError
 from totalplace.ledger.schema import LEDGER_FIELDS, QUARANTINE_FIELDS
 
 SCHEMA_VERSION = 1
@@ -73,6 +74,28 @@ CREATE TABLE IF NOT EXISTS population (
 """
 
 
+_LOCKED = re.compile(r"Could not set lock on file|Conflicting lock", re.IGNORECASE)
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> StoreError:
+    """Why the store would not open, for people: busy (another process holds DuckDB's lock on
+    the file: retry later) is not damage (rebuild)."""
+    text = str(exc)
+    if isinstance(exc, duckdb.IOException) and _LOCKED.search(text):
+        pid = _LOCK_PID.search(text)
+        who = f"process {pid.group(1)}" if pid else "another process"
+        return StoreBusyError(
+            f"the workspace store {path} is busy: {who} has it open (another ingest or "
+            "build, or the dashboard). Wait for it to finish, then retry; nothing needs "
+            "rebuilding"
+        )
+    return StoreError(
+        f"the workspace store {path} cannot be opened ({text}); "
+        "rebuild it from the sources with `totalplace build --rebuild`"
+    )
+
+
 class Store:
     """A DuckDB file holding the ledger and the reference tables."""
 
@@ -104,14 +127,17 @@ class Store:
             try:
                 self._con = duckdb.connect(str(self.path), read_only=self.read_only)
             except duckdb.Error as exc:
-                raise StoreError(
-                    f"the workspace store {self.path} cannot be opened ({exc}); "
-                    "rebuild it from the sources with `totalplace build --rebuild`"
-                ) from exc
+                raise _open_error(self.path, exc) from exc
             self._owner = threading.current_thread()
             if not self.read_only:
                 self.init_schema()
         return self._con
+
+    def open(self) -> Store:
+        """Connect now (connections are otherwise made on first use), so a busy or damaged
+        store is reported before any work starts."""
+        self._connect()
+        return self
 
     def close(self) -> None:
         if self._con is not None:
