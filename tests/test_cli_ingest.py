@@ -74,3 +74,32 @@ def test_ingest_says_precomputed_figures_are_out_of_date(mirror: Path, tmp_path:
     assert "precomputed" not in ingest("too-few-fields.csv")  # no results kept: nothing to say
     (tmp_path / "results").mkdir()
     assert "precomputed are from before this ingest" in ingest("supplier-totals-no-period.csv")
+
+
+@pytest.mark.mirror
+def test_salford_layout_ingests_without_options_and_says_what_it_took(
+    mirror: Path, tmp_path: Path
+) -> None:
+    """Body from `Authority Name` (resolved with the mirror's council register), the Net amount
+    of Gross/VAT/Net, the Total row and the junk line after it reported as not data."""
+    from totalplace.ledger.store import Store
+
+    path = FIX / "salford-layout-authority-name.csv"
+    res = CliRunner().invoke(app, ["ingest", "-w", str(tmp_path), str(path), "--report", "json"])
+    assert res.exit_code == 0, res.output
+    (report,) = json.loads(res.stdout)
+    assert report["status"] == "ingested"
+    assert report["rows_read"] == report["rows_ledger"] + report["rows_quarantined"] == 3
+    assert report["rows_quarantined"] == 0 and report["amount_gbp"] == 2000.0
+    assert report["skipped"] == {"total": 1, "footer": 1}
+    assert "amount: Net (of Gross, VAT, Net)" in report["notes"]
+    assert "paying body 'Salford City Council' → E08000006" in report["notes"]
+    with Store(tmp_path / "totalplace.duckdb", read_only=True) as store:
+        ledger = store.query("SELECT area_code, description, amount_pence FROM ledger ORDER BY row")
+    assert set(ledger["area_code"]) == {"E08000006"}
+    assert ledger["amount_pence"].tolist() == [100000, 150000, -50000]
+    assert ledger["description"].tolist()[1] == "Highways Maintenance"
+    table = CliRunner().invoke(app, ["ingest", "-w", str(tmp_path), str(path), "--force"])
+    said = " ".join(table.output.split())
+    assert table.exit_code == 0 and "amount: Net (of Gross, VAT, Net)" in said
+    assert "rows that are not data: 1 footer, 1 total" in said

@@ -112,7 +112,7 @@ def build(
         raise typer.Exit(code=1)
 
 
-def _print_reports(reports: list[Any]) -> None:
+def _print_reports(reports: list[Any], details: bool = False) -> None:
     table = Table(title="Ingest summary")
     for col in ("file", "adapter", "status", "rows read", "ledger", "quarantined", "amount"):
         table.add_column(
@@ -133,6 +133,10 @@ def _print_reports(reports: list[Any]) -> None:
     for r in reports:
         if r.status == "error":
             err.print(f"[red]{r.message}[/]")
+        elif details and r.status == "ingested":
+            not_data = ", ".join(f"{n:,} {what}" for what, n in sorted(r.skipped.items()))
+            lines = r.notes + ([f"rows that are not data: {not_data}"] if not_data else [])
+            console.print(f"{r.file}:" + "".join(f"\n  {line}" for line in lines))
 
 
 @app.command()
@@ -460,7 +464,7 @@ def ingest(
     if report == "json":
         sys.stdout.write(json.dumps([r.as_dict() for r in reports], indent=2) + "\n")
     else:
-        _print_reports(reports)
+        _print_reports(reports, details=True)
     from totalplace.results import RESULTS_DIR
 
     if any(r.status == "ingested" for r in reports) and (settings.workspace / RESULTS_DIR).is_dir():

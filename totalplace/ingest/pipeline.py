@@ -8,7 +8,7 @@ A file that cannot be used at all gives one clear error naming it; a batch of fi
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,10 @@ class FileReport:
     rows_quarantined: int = 0
     amount_gbp: float = 0.0
     message: str = ""
+    #: Rows that were not data, by kind (title, blank, total, footer), and what was decided
+    #: about the file (encoding, amount column, paying body): both as in the batch record.
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -152,6 +156,8 @@ def ingest_file(
             len(quarantine),
             amount / 100,
             "; ".join(result.notes),
+            dict(result.skipped),
+            list(result.notes),
         )
     except TotalPlaceError as exc:
         return FileReport(path.name, name, "error", message=str(exc))
