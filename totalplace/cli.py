@@ -476,6 +476,35 @@ def ingest(
         raise typer.Exit(code=1)
 
 
+@app.command("export-ledger")
+def export_ledger(
+    directory: Annotated[Path, typer.Argument(help="Folder to write (new or empty).")],
+    workspace: WorkspaceOpt = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier export there.")] = False,
+) -> None:
+    """Write the ledger as Parquet partitioned by source and year (DIR/source_id=…/year=…/),
+    for DuckDB, pyarrow, Spark or pandas."""
+    from totalplace.export.parquet import export_ledger as run
+    from totalplace.ledger.store import Store
+
+    try:
+        with Store(_settings(workspace).store_path, read_only=True) as store:
+            done = run(store, directory, overwrite=overwrite)
+    except TotalPlaceError as exc:
+        _fail(exc)
+        return
+    table = Table(title=f"Ledger exported to {done.directory}")
+    for col in ("source_id", "years", "rows", "amount"):
+        table.add_column(col, justify="left" if col == "source_id" else "right")
+    for r in done.by_source.itertuples():
+        table.add_row(str(r.source_id), f"{r.years:,}", f"{r.rows:,}", _gbp(r.amount_pence))
+    console.print(table)
+    console.print(
+        f"{done.files:,} Parquet files, {int(done.by_source['rows'].sum()):,} rows; read with "
+        f"read_parquet('{done.directory}/**/*.parquet', hive_partitioning=true)"
+    )
+
+
 @app.command()
 def transfers(
     path: Annotated[

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from totalplace.errors import StoreBusyError, StoreError
-from totalplace.ledger.schema import LEDGER_FIELDS, QUARANTINE_FIELDS
+from totalplace.ledger.schema import LEDGER_COLUMNS, LEDGER_FIELDS, QUARANTINE_FIELDS
 
 SCHEMA_VERSION = 1
 
@@ -291,6 +291,20 @@ class Store:
                 for row in self.con.execute(sql).fetchall():
                     digest.update(repr(row).encode("utf-8"))
         return digest.hexdigest()
+
+    def copy_ledger_to_parquet(self, directory: Path, partition_by: tuple[str, ...]) -> None:
+        """Write the ledger as hive-partitioned Parquet under ``directory``
+        (``col=value/.../data_0.parquet``). DuckDB percent-encodes partition values
+        (``local:a/b.csv`` is ``local%3Aa%2Fb.csv``), which hive readers decode."""
+        unknown = [c for c in partition_by if c not in LEDGER_COLUMNS]
+        if unknown:
+            raise ValueError(f"not ledger columns: {', '.join(unknown)}")
+        target = str(directory).replace("'", "''")
+        cols = ", ".join(f'"{c}"' for c in partition_by)
+        self.con.execute(
+            f"COPY (SELECT * FROM ledger ORDER BY {cols}, file, row) TO '{target}' "
+            f"(FORMAT PARQUET, PARTITION_BY ({cols}))"
+        )
 
     def table(self, name: str) -> pd.DataFrame:
         if name not in self.tables():
