@@ -40,6 +40,7 @@ INGESTS: dict[str, tuple[int, int, int] | tuple[int, int, int, dict[str, Any]]] 
     "credit-note-trailing-minus.csv": (4, 0, 52656),
     "crlf-line-endings.csv": (3, 0, 1326702),
     "date-time-iso.csv": (3, 0, 1307012),
+    "description-column-besides-department.csv": (2, 0, 206240, {"body": "Devon"}),
     "devon-style-body-code-18.csv": (2, 0, 0),
     "duplicate-rows-kept.csv": (2, 0, 430924),
     "excel-serial-dates.xlsx": (3, 0, -334078),
@@ -53,6 +54,8 @@ INGESTS: dict[str, tuple[int, int, int] | tuple[int, int, int, dict[str, Any]]] 
     "grants-swapped-geocode.json": (2, 1, 750050),
     "gross-vat-net-columns.csv": (2, 0, -615000, {"body": "Devon"}),
     "header-only.csv": (0, 0, 0),
+    "junk-footer-after-total.csv": (2, 1, 276702),  # the junk after Total is no row
+    "junk-row-between-subtotal-and-data.csv": (2, 1, 276702),
     "lowercase-headers-paid-to.csv": (2, 0, 141649),
     "mojibake-supplier.csv": (2, 0, 30000),
     "multiline-quoted-description.csv": (3, 0, 1326702),
@@ -63,7 +66,9 @@ INGESTS: dict[str, tuple[int, int, int] | tuple[int, int, int, dict[str, Any]]] 
     "quote-never-closed.csv": (1, 1, 215462),
     "redacted-supplier.csv": (3, 0, 359490),
     "report-style-dates.csv": (3, 0, 1326702),
+    "salford-layout-authority-name.csv": (3, 0, 200000),  # body from Authority Name
     "semicolon-delimited.csv": (2, 0, 1265462),
+    "subj-description-column.csv": (2, 0, 333050, {"body": "Lambeth"}),
     "subtotal-rows.csv": (3, 0, 376702),
     "supplier-named-total.csv": (3, 0, 554524),
     "supplier-totals-with-sidecar.csv": (4, 1, 712118383),
