@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -152,6 +154,32 @@ HOLD_STORE = textwrap.dedent("""
 """)
 
 
+@contextmanager
+def holding(store_path: Path, marker: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Another process with the store open (as a running ingest has it) until the block ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_STORE, str(store_path), str(marker)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"the holder ended early: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                pytest.fail("the holder never opened the store")
+            time.sleep(0.05)
+        yield proc
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=60)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
 def test_a_second_ingest_while_one_runs_is_told_to_retry(tmp_path: Path) -> None:
     """Another process holds the store (as a running ingest does): a second ingest says the
     workspace is busy and to retry, exits 75 (EX_TEMPFAIL), and writes nothing; it does not
@@ -167,35 +195,15 @@ def test_a_second_ingest_while_one_runs_is_told_to_retry(tmp_path: Path) -> None
             "ingested"
         )
         before = counts(store)
-    marker = tmp_path / "holding"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD_STORE, str(store_path), str(marker)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
     salford = FIXTURES / "salford-layout-authority-name.csv"
     command = ["ingest", "-w", str(tmp_path), str(salford), "--option", "area_code=E08000006"]
     command += ["--option", "agency=Salford City Council"]  # no mirror needed
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            if proc.poll() is not None:
-                pytest.fail(f"the holder ended early: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
-            if time.monotonic() > deadline:
-                pytest.fail("the holder never opened the store")
-            time.sleep(0.05)
+    with holding(store_path, tmp_path / "holding") as proc:
         busy = CliRunner().invoke(app, command)
         said = " ".join(busy.output.split())  # rich wraps long lines
         assert busy.exit_code == 75, said
         assert "is busy" in said and f"process {proc.pid} has it open" in said
         assert "retry" in said and "rebuild" not in said.replace("nothing needs rebuilding", "")
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=60)
-        if proc.stderr is not None:
-            proc.stderr.close()
     with Store(store_path) as store:
         assert counts(store) == before  # the refused ingest wrote nothing
     done = CliRunner().invoke(app, [*command, "--report", "json"])
@@ -212,3 +220,21 @@ def test_a_damaged_store_still_says_rebuild(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"cannot be opened.*totalplace build --rebuild") as info:
         Store(path).open()
     assert not isinstance(info.value, StoreBusyError)
+
+
+@pytest.mark.mirror
+def test_rebuild_never_deletes_a_store_another_process_holds(mirror: Path, tmp_path: Path) -> None:
+    from totalplace.build import build_workspace
+    from totalplace.config import Settings
+    from totalplace.errors import StoreBusyError
+
+    settings = Settings(workspace=tmp_path, mirror=mirror)
+    with Store(settings.store_path) as store:
+        ingest_file(store, FIXTURES / "bom-utf8.csv", options=mini_lookups())
+        before = counts(store)
+    with holding(settings.store_path, tmp_path / "holding"):
+        with pytest.raises(StoreBusyError, match="is busy"):
+            build_workspace(settings, rebuild=True)
+        assert settings.store_path.exists()
+    with Store(settings.store_path) as store:
+        assert counts(store) == before

@@ -12,7 +12,7 @@ import pandas as pd
 
 from totalplace.config import Settings
 from totalplace.ingest.pipeline import FileReport, ingest_file
-from totalplace.ledger.store import Store
+from totalplace.ledger.store import Store, raise_if_busy
 from totalplace.sources.catalogue import Source, get_source, load_catalogue, locate
 
 #: Called with (step description, steps done, steps total).
@@ -114,6 +114,7 @@ def build_workspace(
 
     mirror = settings.require_mirror()
     if rebuild and settings.store_path.exists():
+        raise_if_busy(settings.store_path)  # never delete the store under a running ingest
         settings.store_path.unlink()
         Path(str(settings.store_path) + ".wal").unlink(missing_ok=True)
     sources = adapter_sources()

@@ -310,3 +310,14 @@ class Store:
         if name not in self.tables():
             raise StoreError(f"the store has no table {name!r}: run `totalplace build`")
         return self.query(f"SELECT * FROM {name}")
+
+
+def raise_if_busy(path: Path) -> None:
+    """Raise `StoreBusyError` when another process has the store at ``path`` open (so it is
+    not deleted under a running ingest); a damaged store is no objection."""
+    try:
+        Store(path).open().close()
+    except StoreBusyError:
+        raise
+    except StoreError:
+        pass
