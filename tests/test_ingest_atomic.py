@@ -204,6 +204,8 @@ def test_a_second_ingest_while_one_runs_is_told_to_retry(tmp_path: Path) -> None
         assert busy.exit_code == 75, said
         assert "is busy" in said and f"process {proc.pid} has it open" in said
         assert "retry" in said and "rebuild" not in said.replace("nothing needs rebuilding", "")
+        listing = CliRunner().invoke(app, ["quarantine", "-w", str(tmp_path)])
+        assert listing.exit_code == 75 and "is busy" in listing.output  # not a traceback
     with Store(store_path) as store:
         assert counts(store) == before  # the refused ingest wrote nothing
     done = CliRunner().invoke(app, [*command, "--report", "json"])

@@ -615,10 +615,14 @@ def quarantine(workspace: WorkspaceOpt = None, limit: int = 50) -> None:
     """List quarantined rows: file, line and the reason."""
     from totalplace.ledger.store import Store
 
-    with Store(_settings(workspace).store_path, read_only=True) as store:
-        df = store.query(
-            "SELECT file, row, reason, raw FROM quarantine ORDER BY file, row LIMIT ?", [limit]
-        )
+    try:
+        with Store(_settings(workspace).store_path, read_only=True) as store:
+            df = store.query(
+                "SELECT file, row, reason, raw FROM quarantine ORDER BY file, row LIMIT ?", [limit]
+            )
+    except TotalPlaceError as exc:
+        _fail(exc)
+        return
     table = Table(title=f"Quarantine (first {limit})")
     for col in ("file", "line", "reason", "raw"):
         table.add_column(col)
