@@ -122,6 +122,33 @@ def test_dorset_older_people_2010_11(ws: Workspace, counts: Counts) -> None:
     assert b.unallocated_share is not None and 0 < b.unallocated_share < 1
 
 
+def test_split_social_care_lines_from_2011_12_have_their_own_rules(
+    ws: Workspace, counts: Counts
+) -> None:
+    """RS 2011-12 on splits social care: children's goes wholly to the children's theme, adults'
+    to older people by a CRA ratio that leaves children's 10.4 out."""
+    year = "2012-13"
+    lines = counts[DORSET, year].lines
+    assert lines is not None
+    adults = lines[lines["service_line"] == "Adult Social Care"]
+    children = lines[lines["service_line"] == "Children Social Care"]
+    assert len(adults) >= 3 and len(children) >= 3  # Dorset CC, Bournemouth, Poole
+    old = dive(ws, counts, DORSET, year, "older_people")
+    assert old.errors == []
+    care = old.shares["council_adult_social_care_outturn"]
+    assert care.problem is None and Fraction(1, 3) < care.share < 1
+    rules = old.by_rule().set_index("rule")
+    assert rules.loc["council_adult_social_care_outturn", "amount_pence"] == sum(
+        part(int(a), care.share) for a in adults["amount_pence"]
+    )
+    young = dive(ws, counts, DORSET, year, "children_early_years")
+    assert young.errors == []
+    rules = young.by_rule().set_index("rule")
+    assert rules.loc["council_childrens_social_care_outturn", "amount_pence"] == int(
+        children["amount_pence"].sum()
+    )
+
+
 @pytest.mark.parametrize("year", ["2008-09", "2010-11"])
 def test_birmingham_worklessness_is_mostly_benefits(
     ws: Workspace, counts: Counts, year: str
@@ -147,7 +174,9 @@ def test_birmingham_worklessness_is_mostly_benefits(
 
 
 @pytest.mark.parametrize("theme", theme_ids())
-@pytest.mark.parametrize(("place", "year"), [(DORSET, "2010-11"), (BIRMINGHAM, "2008-09")])
+@pytest.mark.parametrize(
+    ("place", "year"), [(DORSET, "2010-11"), (DORSET, "2013-14"), (BIRMINGHAM, "2008-09")]
+)
 def test_every_theme_runs_without_overlaps(
     ws: Workspace, counts: Counts, theme: str, place: str, year: str
 ) -> None:

@@ -46,9 +46,9 @@ MAP_SENTENCE = (
     "Per-head spend is flat within a region while population is the only driver: CRA gives spend "
     "by region, and it is shared among districts by population."
 )
-COUNCILS_ONLY_2010_11 = (
-    "Councils' own outturn is only loaded for 2010-11, so there is no “of which reported by "
-    "councils” figure for {year}."
+NO_COUNCILS_OUTTURN = (
+    "Councils' own outturn is not loaded for {year}, so there is no “of which reported by "
+    "councils” figure (the count's notes name the years that have it)."
 )
 GRID_COLUMNS: list[dict[str, Any]] = [
     {"field": "agency_type", "headerName": "Agency type", "flex": 2, "minWidth": 180},
@@ -322,7 +322,7 @@ def _councils_total(result: CountResult) -> float | None:
 
 def _councils_sentence(result: CountResult) -> str:
     if result.reported_by_councils is None:
-        return COUNCILS_ONLY_2010_11.format(year=result.year)
+        return NO_COUNCILS_OUTTURN.format(year=result.year)
     return (
         "“Of which reported by councils” is the councils' own revenue outturn for the place, "
         "shown beside the count (it is part of it, not added to it)."

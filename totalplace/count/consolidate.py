@@ -125,7 +125,7 @@ def payer_total(store: Store, payer_code: str, function_code: str, year: str) ->
     """The payer's whole own outturn for a function and year (all of its footprint)."""
     from totalplace.count.engine import OUTTURN_SOURCES, rs_crosswalk
 
-    cw = rs_crosswalk()
+    cw = rs_crosswalk(year)
     lines = list(cw.loc[cw["function_code"] == function_code, "service_line"])
     df = store.query(
         "SELECT coalesce(sum(amount_pence), 0)::BIGINT AS n FROM ledger WHERE area_code = ? "

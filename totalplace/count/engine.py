@@ -5,8 +5,9 @@ The ledger keeps CRA spend by region, as published. At count time each regional 
 among the region's districts by its driver (population or an age band; data/codes) with exact
 largest-remainder rounding in pence, so the districts of a region always sum to the region's
 CRA total. For a year two CRA releases cover, the later release wins. Where councils' revenue
-outturn is loaded (2010-11), it replaces CRA local-government current spend for the COFOG
-divisions it covers (data/codes/rs_to_cofog.csv), and the count lists what it replaced.
+outturn is loaded (the catalogue's RS sources: 2010-11 to 2013-14), it replaces CRA
+local-government current spend for the COFOG divisions its service lines of that year cover
+(data/codes/rs_to_cofog.csv), and the count lists what it replaced.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from totalplace.ledger.store import Store
 from totalplace.sources.catalogue import load_catalogue
 
 CRA_SOURCES = ("cra_2010", "cra_2014")
-OUTTURN_SOURCES = ("rs_2010_11",)
+#: The ingest adapter of councils' revenue outturn (DCLG RS).
+OUTTURN_ADAPTER = "revenue_outturn"
+
+
+def outturn_sources() -> tuple[str, ...]:
+    """Catalogue sources of councils' revenue outturn, one per year (rs_2010_11, …)."""
+    return tuple(s.id for s in load_catalogue().values() if s.adapter == OUTTURN_ADAPTER)
+
+
+OUTTURN_SOURCES = outturn_sources()
 #: Agency types whose CRA local-government current spend councils' outturn replaces.
 COUNCIL_TYPES = ("Councils", "Police", "Fire and rescue")
 
@@ -102,11 +112,25 @@ def driver_label(name: str, mid_year: int, year: str) -> str:
     return f"{label}, mid-{mid_year}" + ("" if same else " (different year)")
 
 
-@lru_cache(maxsize=1)
-def rs_crosswalk() -> pd.DataFrame:
+@lru_cache(maxsize=16)
+def rs_crosswalk(year: str | None = None) -> pd.DataFrame:
+    """RS service lines -> COFOG (data/codes/rs_to_cofog.csv); with ``year``, only the lines
+    valid that year (RS columns change: social care split in 2011-12, public health 2013-14)."""
     with (REFERENCE_DIR / "codes" / "rs_to_cofog.csv").open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
-    return pd.DataFrame(rows)
+        cw = pd.DataFrame(list(csv.DictReader(line for line in fh if not line.startswith("#"))))
+    if year is None:
+        return cw
+    valid = (cw["from_year"] <= year) & ((cw["to_year"] == "") | (year <= cw["to_year"]))
+    return cw[valid].reset_index(drop=True)
+
+
+def outturn_years(store: Store) -> list[str]:
+    """Years with councils' revenue outturn in the store, oldest first."""
+    df = store.query(
+        "SELECT DISTINCT year FROM ledger WHERE list_contains(?, source_id) ORDER BY year",
+        [list(OUTTURN_SOURCES)],
+    )
+    return [str(y) for y in df["year"]]
 
 
 @lru_cache(maxsize=1)
@@ -216,8 +240,9 @@ def outturn_rows(
     store: Store, year: str, districts: list[str] | None, mid_year: int
 ) -> pd.DataFrame:
     """Councils' own outturn for ``year`` shared among their footprint districts by population
-    (a district council's stays whole with it). Empty if no outturn is loaded for the year."""
-    cw = rs_crosswalk()
+    (a district council's stays whole with it). Empty if no outturn is loaded for the year.
+    Service lines map to COFOG by the crosswalk rows valid in ``year``."""
+    cw = rs_crosswalk(year)
     con = store.con
     con.register("_cw", cw)
     try:
@@ -627,8 +652,9 @@ def count_place(
             + "."
         )
     if outturn is None:
+        loaded = ", ".join(outturn_years(store)) or "none"
         caveats.append(
-            f"Councils' own revenue outturn is not loaded for {year}: "
+            f"Councils' own revenue outturn is not loaded for {year} (loaded: {loaded}): "
             "councils' spend is apportioned from CRA."
         )
     elif rep is not None:
@@ -638,6 +664,7 @@ def count_place(
             "for the functions it covers, within each authority's area (police and fire "
             "authorities included)."
         )
+        caveats += public_health_caveat(outturn, year)
     real = real_terms(store, year, int(rows["amount_pence"].sum()), population)
     if real is None:
         caveats.append(
@@ -673,6 +700,20 @@ def unplaced_outturn(store: Store, year: str) -> pd.DataFrame:
            GROUP BY l.agency HAVING sum(l.amount_pence) <> 0 ORDER BY 2 DESC""",
         [list(OUTTURN_SOURCES), year],
     )
+
+
+def public_health_caveat(outturn: pd.DataFrame, year: str) -> list[str]:
+    """Say how councils' public health (theirs from April 2013) is counted once, if the count
+    has it: the RS health lines of ``year`` replace CRA's local-government health line."""
+    cw = rs_crosswalk(year)
+    health = set(cw.loc[cw["function_code"] == "7", "service_line"])
+    if not outturn["service_line"].isin(health).any():
+        return []
+    return [
+        "Public health moved from the NHS to councils in April 2013: councils' own public "
+        "health outturn replaces CRA's local-government health line (where CRA 2014 records "
+        "it) and is not in CRA's Department of Health lines, so it is counted once."
+    ]
 
 
 def council_outturn(lines: pd.DataFrame) -> pd.DataFrame | None:

@@ -92,12 +92,28 @@ def _norm(name: str) -> str:
     return " ".join(str(name).lower().replace("&", "and").replace(",", " ").split())
 
 
+#: How RS names a police body: police authorities to 2011-12, then (from November 2012) the
+#: police and crime commissioner with the chief constable, e.g. 'Kent Police and Crime
+#: Commissioner and Chief Constable' (E7022, formerly Kent Police Authority E6022).
+POLICE_SUFFIXES = (
+    " police and crime commissioner and chief constable",
+    " police and crime commissioner",
+    " police authority",
+)
+
+
+def _police_force(key: str) -> str | None:
+    """The police force area's name in a police body's normalised name, or None."""
+    return next((key.removesuffix(s) for s in POLICE_SUFFIXES if key.endswith(s)), None)
+
+
 def authority_footprints(
     mirror: Path, authorities: pd.DataFrame, reference_dir: Path | None = None
 ) -> pd.DataFrame:
     """Footprints of police and fire authorities that have no GSS code (RS keys them by DCLG
-    E-code): police authorities by name to their police force area (ONS PFA 2019), combined
-    fire authorities through data/codes/fire_authorities_2010.csv to a 2019 fire area.
+    E-code): police authorities and police and crime commissioners by name to their police
+    force area (ONS PFA 2019), combined fire authorities through
+    data/codes/fire_authorities_2010.csv to a 2019 fire area.
 
     ``authorities``: ``area_code`` ('ECODE:…') and ``agency`` (the name as published).
     """
@@ -123,8 +139,9 @@ def authority_footprints(
             drop = set(str(r2.exclude).split()) if isinstance(r2.exclude, str) else set()
             rows += [(str(code), str(d), False) for d in sorted(areas - drop)]
             continue
-        if key.endswith(" police authority"):
-            pfa_code = pfa_by_name.get(key.removesuffix(" police authority"))
+        force = _police_force(key)
+        if force is not None:
+            pfa_code = pfa_by_name.get(force)
             if pfa_code is not None:
                 lads = pfa.loc[pfa["PFA19CD"] == pfa_code, "LAD19CD"]
                 rows += [(str(code), str(d), False) for d in sorted(set(lads))]
