@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from tests.fixtures.make_fixtures import highly_compressible_xlsx
 from totalplace.errors import InputFileError
+from totalplace.ingest import excel
 from totalplace.ingest.adapters.spend import is_spend_header
 from totalplace.ingest.base import ParseResult, read_head
 from totalplace.ingest.tabular import (
+    MIXED,
     Limits,
     amount_pence,
     check_zip,
@@ -67,6 +69,102 @@ def test_neither_utf8_nor_cp1252_falls_back_to_latin1(tmp_path: Path) -> None:
     path = tmp_path / "odd.csv"
     path.write_bytes(b"Date,Supplier,Amount\n01/04/2010,A\x81B,1\n")
     assert scan_text(path, Limits()).encoding == "latin-1"
+
+
+def test_mixed_utf8_cp1252_decoded_line_by_line(fixtures: Path) -> None:
+    """Decoded whole as cp1252, the UTF-8 line's 'CAFÉ £' became 'CAFÃ‰ Â£'."""
+    path = fixtures / "mixed-utf8-cp1252.csv"
+    assert scan_text(path, Limits()).encoding == MIXED
+    result, rows, _ = read_all(path)
+    assert [cells[4] for _line, cells in rows] == [
+        "CAFÉ £ ROYAL",
+        "O’BRIEN & SONS",
+        "ŁÓDŹ BOOKS",
+        "ASKEWS LTD",
+    ]
+    assert rows[1][1][3] == "Road Repairs – urgent" and rows[1][1][6] == "£1,234.50"
+    assert (
+        "encoding: mixed, decoded line by line: 2 lines (2, 4) UTF-8, "
+        "1 line (3) Windows-1252 (cp1252)"
+    ) in result.notes
+    assert result.rows_read == len(rows) == 4 and not result.quarantine
+
+
+def test_mixed_encoding_lines_counted_across_chunks_and_quarantine_keeps_text(
+    tmp_path: Path,
+) -> None:
+    filler = b"Devon County Council,04/05/2010,Area,Type,ASCII LTD,T0,1.00\n"
+    utf8 = "Devon County Council,04/05/2010,Area,Type,CAFÉ,T1,2.00\n".encode()
+    cp = "Devon County Council,04/05/2010,Area,Type,O’BRIEN,T2\n".encode("cp1252")  # too few
+    n = (1 << 20) // len(filler) + 10  # past the first 1 MiB chunk
+    body = [filler] * n + [utf8] * 6 + [cp]
+    path = tmp_path / "big-mixed.csv"
+    path.write_bytes(b"Body Name,Date,Area,Type,Supplier Name,Ref,Amount\n" + b"".join(body))
+    result, rows, _ = read_all(path)
+    first = n + 2  # line of the first UTF-8 row
+    assert (
+        f"encoding: mixed, decoded line by line: 6 lines (first {first:,}, {first + 1:,}, "
+        f"{first + 2:,}, {first + 3:,}, {first + 4:,}) UTF-8, 1 line ({first + 6:,}) "
+        "Windows-1252 (cp1252)"
+    ) in result.notes
+    assert result.rows_read == len(rows) + len(result.quarantine) == n + 7
+    assert rows[-1][1][4] == "CAFÉ"
+    [q] = result.quarantine
+    assert (
+        q["row"] == first + 6 and q["raw"] == "Devon County Council,04/05/2010,Area,Type,O’BRIEN,T2"
+    )
+
+
+def test_mixed_encoding_line_neither_utf8_nor_cp1252_is_latin1(tmp_path: Path) -> None:
+    path = tmp_path / "mixed-latin1.csv"
+    path.write_bytes(
+        b"Date,Supplier Name,Amount\n"
+        + "01/04/2010,ŁÓDŹ,1\n".encode()
+        + b"02/04/2010,A\x81B \x92,2\n"
+    )
+    scan = scan_text(path, Limits())
+    assert scan.encoding == MIXED and scan.note.endswith(
+        "1 line (3) Windows-1252 (cp1252) or, with a byte undefined there, Latin-1"
+    )
+    _result, rows, _ = read_all(path)
+    assert [cells[1] for _line, cells in rows] == ["ŁÓDŹ", "A\x81B \x92"]
+
+
+def test_utf16le_bom_tab_export_is_text_not_binary(fixtures: Path) -> None:
+    """Excel's "Unicode text" (UTF-16LE with a byte-order mark, tab-separated) was refused
+    as a binary file because of its NUL bytes."""
+    path = fixtures / "utf16le-bom-tab.txt"
+    assert scan_text(path, Limits()).encoding == "utf-16"
+    assert sniff_header(path, read_head(path), is_spend_header)
+    result, rows, table = read_all(path)
+    assert table.delimiter == "\t"  # type: ignore[attr-defined]
+    assert [cells[4] for _line, cells in rows] == ["CAFÉ ROYAL LTD", "O’BRIEN & SONS", "ASKEWS LTD"]
+    assert [cells[6] for _line, cells in rows] == ["1,234.50", "£99.99", "(10.00)"]
+    assert [line for line, _ in rows] == [2, 3, 4]
+    assert result.rows_read == 3 and not result.quarantine
+
+
+def test_utf16_that_is_not_utf16_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken-utf16.txt"
+    path.write_bytes(
+        b"\xff\xfe" + "Date\tSupplier\tAmount\n".encode("utf-16-le") + b"\x00\xd8A\x00"
+    )
+    with pytest.raises(InputFileError, match=r"^broken-utf16\.txt: starts with a UTF-16 byte"):
+        scan_text(path, Limits())
+    nul = tmp_path / "nul-utf16.txt"
+    nul.write_bytes(b"\xff\xfe" + "Date\tSupplier\x00\n".encode("utf-16-le"))
+    with pytest.raises(InputFileError, match=r"is a binary file \(NUL characters\)"):
+        scan_text(nul, Limits())
+
+
+def test_xlsx_untyped_error_cell_comes_back_as_its_text(fixtures: Path) -> None:
+    """``<c r="G3"><v>#DIV/0!</v></c>`` (no t attribute) stopped the whole workbook with
+    "invalid literal for int() with base 10: '#DIV/0!'"."""
+    with excel.open_workbook(fixtures / "xlsx-untyped-error-cell.xlsx") as book:
+        rows = dict(book.rows("Sheet1"))
+    assert rows[2][6] == 754.6 and rows[3][6] == "#DIV/0!"
+    assert rows[4][1] == "#DIV/0!" and rows[4][6] == 99 and rows[5][1] == 40303
+    assert sorted(rows) == [1, 2, 3, 4, 5]
 
 
 # -- layout ---------------------------------------------------------------------------------------

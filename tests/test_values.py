@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import numpy as np
@@ -11,12 +12,17 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from totalplace.ingest.values import (
+    AMOUNT_PATTERN,
+    AMOUNT_SEPARATORS,
+    PLAUSIBLE_MIN_YEAR,
+    check_plausible_date,
     excel_serial_to_date,
     financial_year,
     floats_to_pence,
     normalise_financial_year,
     parse_amount_pence,
     parse_date,
+    plausible_years,
 )
 
 # -- amounts --------------------------------------------------------------------------------------
@@ -132,6 +138,53 @@ def test_amount_error_names_the_text() -> None:
         parse_amount_pence(" 12,3O4.00 ")
 
 
+@pytest.mark.parametrize("text", ["1,2,3", "1,23,4.5,6", "1.234,56", "12,34", "1,2345", "0,5"])
+def test_misplaced_thousands_separators_are_not_amounts(text: str) -> None:
+    """'1,2,3' was read as £123 and '1,23,4.5,6' as £1,234.56: commas were dropped anywhere."""
+    with pytest.raises(ValueError, match=r"misplaced thousands separators"):
+        parse_amount_pence(text)
+    assert not re.fullmatch(AMOUNT_PATTERN, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "pence"),
+    [
+        ("1,234,567.89", 123456789),
+        ("1234567.89", 123456789),
+        ("-1,234", -123400),
+        ("(1,234.00)", -123400),
+        ("£12,345", 1234500),
+        ("1\u00a0234\u00a0567.00", 123456700),
+        ("999", 99900),
+    ],
+)
+def test_well_formed_thousands_groups_are_amounts(text: str, pence: int) -> None:
+    assert parse_amount_pence(text) == pence
+
+
+def test_amount_pattern_reads_the_same_in_duckdb() -> None:
+    """`AMOUNT_PATTERN` is for the vectorised path too: RE2 agrees with Python's re."""
+    import duckdb
+
+    cells = ["1,2,3", "1,234,567.89", "-1,234", "1\u00a0234.50", "1e3", "12,3O4", ".5", "1.234,56"]
+    con = duckdb.connect()
+    sql = "SELECT regexp_full_match(?, ?), regexp_replace(?, ?, '', 'g')"
+    for cell in cells:
+        matched, bare = con.execute(
+            sql, [cell, AMOUNT_PATTERN, cell, f"[{AMOUNT_SEPARATORS}]"]
+        ).fetchone()  # type: ignore[misc]
+        assert matched == bool(re.fullmatch(AMOUNT_PATTERN, cell)), cell
+        if matched:
+            assert parse_amount_pence(cell) == parse_amount_pence(bare), cell
+
+
+def test_excel_error_values_are_named() -> None:
+    with pytest.raises(ValueError, match=r"'#DIV/0!' is an Excel error value, not a number"):
+        parse_amount_pence("#DIV/0!")
+    with pytest.raises(ValueError, match=r"'#N/A' is an Excel error value, not a date"):
+        parse_date("#N/A")
+
+
 finite = st.floats(min_value=-1e13, max_value=1e13, allow_nan=False, allow_infinity=False)
 
 
@@ -221,6 +274,26 @@ def test_date_errors(value: object) -> None:
         parse_date(value)
 
 
+@pytest.mark.parametrize("text", ["9999-12-31", "01/01/1800", "31/12/1989", "01/01/2100"])
+def test_implausible_dates_are_refused(text: str) -> None:
+    """9999-12-31 gave financial year '9999-00' and 01/01/1800 gave '1799-00'."""
+    years = plausible_years(today=dt.date(2026, 12, 6))
+    assert years == (PLAUSIBLE_MIN_YEAR, 2027)
+    with pytest.raises(ValueError, match=r"outside the plausible range 1990-01-01 to 2027-12-31"):
+        check_plausible_date(parse_date(text), years)
+
+
+def test_plausible_range_is_an_option() -> None:
+    today = dt.date(2026, 12, 6)
+    assert plausible_years({"min_year": "1980", "max_year": ""}, today=today) == (1980, 2027)
+    assert plausible_years({"max_year": 2040}, today=today) == (1990, 2040)
+    day = dt.date(1985, 6, 1)
+    assert check_plausible_date(day, plausible_years({"min_year": "1980"})) == day
+    for bad in ({"min_year": "80"}, {"min_year": "2020", "max_year": "2010"}):
+        with pytest.raises(ValueError, match="option"):
+            plausible_years(bad, today=today)
+
+
 # -- financial years ------------------------------------------------------------------------------
 starts = st.integers(min_value=1950, max_value=2098)
 
@@ -259,7 +332,20 @@ def test_financial_year_examples() -> None:
     assert normalise_financial_year("1999-2000") == "1999-00"
 
 
-@pytest.mark.parametrize("text", ["2009-11", "2009", "09-10", "2009-2011", "abc", ""])
+@given(st.dates())
+def test_financial_year_labels_are_always_well_formed(d: dt.date) -> None:
+    try:
+        fy = financial_year(d)
+    except ValueError:
+        assert d < dt.date(1000, 4, 1) or d >= dt.date(9999, 4, 1)
+        return
+    assert re.fullmatch(r"\d{4}-\d{2}", fy) and normalise_financial_year(fy) == fy
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2009-11", "2009", "09-10", "2009-2011", "abc", "", "2009-2110", "9999-00", "0999-00"],
+)
 def test_financial_year_errors(text: str) -> None:
     with pytest.raises(ValueError, match="financial year"):
         normalise_financial_year(text)

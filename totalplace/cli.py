@@ -114,13 +114,15 @@ def build(
 
 def _print_reports(reports: list[Any], details: bool = False) -> None:
     table = Table(title="Ingest summary")
-    for col in ("file", "adapter", "status", "rows read", "ledger", "quarantined", "amount"):
+    replacing = any(r.replaced for r in reports)
+    cols = ("file", "adapter", "status", "rows read", "ledger", "quarantined", "amount")
+    for col in (*cols, "replaces") if replacing else cols:
         table.add_column(
             col,
             justify="right" if col in ("rows read", "ledger", "quarantined", "amount") else "left",
         )
     for r in reports:
-        table.add_row(
+        cells = [
             r.file,
             r.adapter,
             r.status,
@@ -128,7 +130,8 @@ def _print_reports(reports: list[Any], details: bool = False) -> None:
             f"{r.rows_ledger:,}",
             f"{r.rows_quarantined:,}",
             f"£{r.amount_gbp:,.0f}",
-        )
+        ]
+        table.add_row(*cells, *([r.replaced_text()] if replacing else []))
     console.print(table)
     for r in reports:
         if r.status == "error":
@@ -432,7 +435,20 @@ def ingest(
     workspace: WorkspaceOpt = None,
     adapter: Annotated[str | None, typer.Option(help="Adapter name (default: detect).")] = None,
     report: Annotated[str, typer.Option(help="table or json.")] = "table",
-    force: bool = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Read a file again even if unchanged; a changed file replaces the earlier "
+            "version ingested from the same path (refused without --force)."
+        ),
+    ] = False,
+    replaces: Annotated[
+        str | None,
+        typer.Option(
+            help="Source id, path or batch id that this (one) file supersedes; its rows are "
+            "removed and the report says how many."
+        ),
+    ] = None,
     option: Annotated[
         list[str] | None,
         typer.Option("--option", help="Adapter option KEY=VALUE, e.g. year=2010-11, body=Lambeth."),
@@ -449,6 +465,8 @@ def ingest(
         if not sep or not key:
             _fail(TotalPlaceError(f"--option {o!r}: write KEY=VALUE"))
         options[key.strip()] = value.strip()
+    if replaces and len(paths) != 1:
+        _fail(TotalPlaceError("--replaces names what ONE file supersedes: give one file"))
     reports = []
     try:  # one message for a busy or damaged store, not one per file
         store = Store(settings.store_path).open()
@@ -459,7 +477,11 @@ def ingest(
         task = bar.add_task("ingest", total=len(paths))
         for p in paths:
             bar.update(task, description=p.name)
-            reports.append(ingest_file(store, p, adapter=adapter, force=force, options=options))
+            reports.append(
+                ingest_file(
+                    store, p, adapter=adapter, force=force, options=options, replaces=replaces
+                )
+            )
             bar.advance(task)
     if report == "json":
         sys.stdout.write(json.dumps([r.as_dict() for r in reports], indent=2) + "\n")

@@ -12,6 +12,7 @@ decided by the file's first bytes, not its name, so a misnamed file is still rea
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -172,11 +173,56 @@ def _xlsx_rows(
     except (KeyError, IndexError) as exc:
         raise InputFileError(path, f"has no sheet {sheet!r}") from exc
     # Declared dimensions are sometimes wrong (some writers say A1): read what is there.
-    ws.reset_dimensions()
-    for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-        if max_rows is not None and number > max_rows:
-            break
-        yield number, tuple(values)
+    expected = 1
+    with ws._get_source() as src:
+        parser = _tolerant_parser()(
+            src,
+            ws._shared_strings,
+            data_only=ws.parent.data_only,
+            epoch=ws.parent.epoch,
+            date_formats=ws.parent._date_formats,
+            timedelta_formats=ws.parent._timedelta_formats,
+        )
+        for number, cells in parser.parse():
+            for missing in range(expected, min(number, (max_rows or number) + 1)):
+                yield missing, ()
+            if max_rows is not None and number > max_rows:
+                break
+            # as openpyxl's own rows: as wide as the row's last cell
+            width = cells[-1]["column"] if cells else 0
+            values: list[Any] = [None] * width
+            for c in cells:
+                if 1 <= c["column"] <= width:
+                    values[c["column"] - 1] = c["value"]
+            yield number, tuple(values)
+            expected = number + 1
+
+
+@lru_cache(maxsize=1)
+def _tolerant_parser() -> type:
+    """openpyxl's sheet parser, except that a cell whose value is not of its declared type
+    (``<c r="B3"><v>#DIV/0!</v></c>``: no ``t="e"``, so "a number") comes back as its text
+    instead of stopping the whole sheet with ``invalid literal for int()``: the adapter then
+    quarantines that one row."""
+    from openpyxl.utils.cell import coordinate_to_tuple
+    from openpyxl.worksheet._reader import VALUE_TAG, WorkSheetParser
+
+    class TolerantParser(WorkSheetParser):
+        def parse_cell(self, element: Any) -> dict[str, Any]:
+            try:
+                return super().parse_cell(element)
+            except ValueError:
+                # the parser has already placed the cell (col_counter) before casting it
+                coordinate = element.get("r")
+                row, column = (
+                    coordinate_to_tuple(coordinate)
+                    if coordinate
+                    else (self.row_counter, self.col_counter)
+                )
+                value = element.findtext(VALUE_TAG)
+                return {"row": row, "column": column, "value": value, "data_type": "s"}
+
+    return TolerantParser
 
 
 # -- xls ----------------------------------------------------------------------------------------

@@ -5,8 +5,10 @@ One seam for every tabular adapter:
 * **Safety first**: a file over the size limit, a binary file (NUL bytes), a physical line longer
   than the line limit, or an .xlsx whose zip directory promises a huge expansion (zip bomb) is
   refused with one `InputFileError` naming the file, before any parser sees it.
-* **Encoding**: UTF-8 (with or without a byte-order mark), else Windows-1252, else Latin-1; the
-  choice goes into the result's notes. Decoding happens here, in Python: DuckDB never sees cp1252.
+* **Encoding**: UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark (Excel's
+  "Unicode text"), else Windows-1252, else Latin-1; a file that mixes UTF-8 lines with
+  Windows-1252 ones is decoded line by line. The choice goes into the result's notes. Decoding
+  happens here, in Python: DuckDB never sees cp1252.
 * **Layout**: the header row is found by the adapter's test (synonyms), so title rows before it
   are skipped; blank rows and total/footer rows are skipped and never counted as data.
 * **Row accounting**: `Table.rows` counts every data row in ``rows_read`` and quarantines rows
@@ -47,7 +49,14 @@ _TOTAL = re.compile(
     r"( (for|of|spend|spending|expenditure|payments?|amount|value|paid|gbp|net|gross|all|month"
     r"|period|year|page|to date)\b.*| [0-9].*)?$"
 )
-_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+_CP1252_UNDEFINED_BYTES = re.compile(b"[\x81\x8d\x8f\x90\x9d]")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+#: A UTF-8 lead byte followed by a continuation byte: no line without one is UTF-8 text.
+_UTF8_PAIR = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
+#: `Table.encoding` of a file decoded line by line (`decode_line`).
+MIXED = "utf-8, else cp1252, by line"
+#: Line numbers shown in the note on a mixed-encoding file.
+_SHOWN_LINES = 5
 _DELIMITERS = (",", "\t", ";", "|")
 
 
@@ -139,9 +148,17 @@ class _Scan:
     note: str
 
 
+def is_utf16(head: bytes) -> bool:
+    """The file starts with a UTF-16 byte-order mark (Excel's "Unicode text" export)."""
+    return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
 def scan_text(path: Path, limits: Limits) -> _Scan:
     """One streaming pass over the bytes: size, NUL bytes, line lengths, and the encoding."""
     check_size(path, limits)
+    with path.open("rb") as fh:
+        if is_utf16(fh.read(2)):
+            return _scan_utf16(path, limits)
     chunk_size = max(1, min(limits.max_line_bytes, MIB))
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_ok = True
@@ -178,18 +195,156 @@ def scan_text(path: Path, limits: Limits) -> _Scan:
         return _Scan(
             "utf-8-sig", "encoding: UTF-8 with byte-order mark" if bom else "encoding: UTF-8"
         )
-    if _cp1252_ok(path):
+    utf8_lines, other_lines, cp1252_ok = _classify_lines(path)
+    if utf8_lines and other_lines:
+        return _Scan(
+            MIXED,
+            f"encoding: mixed, decoded line by line: {_lines(utf8_lines)} UTF-8, "
+            f"{_lines(other_lines)} Windows-1252 (cp1252)"
+            + ("" if cp1252_ok else " or, with a byte undefined there, Latin-1"),
+        )
+    if cp1252_ok:
         return _Scan("cp1252", "encoding: not UTF-8; read as Windows-1252 (cp1252)")
     return _Scan("latin-1", "encoding: neither UTF-8 nor Windows-1252; read as Latin-1")
 
 
-def _cp1252_ok(path: Path) -> bool:
-    """No byte of the file is one of the five that Windows-1252 leaves undefined."""
+def _lines(numbers: list[int]) -> str:
+    """'2 lines (3, 5)', '12 lines (first 2, 4, 6, 8, 10)'."""
+    shown = ", ".join(f"{n:,}" for n in numbers[:_SHOWN_LINES])
+    first = "first " if len(numbers) > _SHOWN_LINES else ""
+    return f"{len(numbers):,} line{'s' if len(numbers) != 1 else ''} ({first}{shown})"
+
+
+def _classify_lines(path: Path) -> tuple[list[int], list[int], bool]:
+    """For a file that is not UTF-8 as a whole: the numbers of its non-ASCII lines that are
+    valid UTF-8 and of those that are not, and whether no byte (of those lines that are not
+    UTF-8) is one of the five that Windows-1252 leaves undefined. Lines are looked at one by
+    one only when some bytes of the file could be UTF-8 (a lead byte and a continuation byte),
+    and then only non-ASCII ones."""
+    cp1252_ok, maybe_utf8 = True, False
     with path.open("rb") as fh:
+        tail = b""
         while chunk := fh.read(MIB):
-            if any(byte in chunk for byte in _CP1252_UNDEFINED):
-                return False
-    return True
+            if cp1252_ok and _CP1252_UNDEFINED_BYTES.search(chunk):
+                cp1252_ok = False
+            maybe_utf8 = maybe_utf8 or bool(_UTF8_PAIR.search(tail + chunk))
+            tail = chunk[-1:]
+    utf8: list[int] = []
+    other: list[int] = []
+    if not maybe_utf8:
+        return utf8, other, cp1252_ok
+    line, cp1252_ok = 1, True
+    rest = b""
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(MIB)
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            data, rest = data[:cut], data[cut:]
+            at = 0
+            while m := _NON_ASCII.search(data, at):
+                start = data.rfind(b"\n", 0, m.start()) + 1
+                end = data.find(b"\n", m.start())
+                end = len(data) if end < 0 else end
+                line += data.count(b"\n", at, start)
+                try:
+                    data[start:end].decode("utf-8")
+                    utf8.append(line)
+                except UnicodeDecodeError:
+                    other.append(line)
+                    if cp1252_ok and _CP1252_UNDEFINED_BYTES.search(data, start, end):
+                        cp1252_ok = False
+                at = start
+                if end == len(data):
+                    break
+                line, at = line + 1, end + 1
+            line += data.count(b"\n", at)
+            if not chunk:
+                return utf8, other, cp1252_ok
+
+
+def decode_line(raw: bytes) -> str:
+    """One line of a mixed-encoding file: UTF-8 where the line is valid UTF-8, else
+    Windows-1252, else (a byte Windows-1252 leaves undefined) Latin-1."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+class _LineDecoded(io.TextIOBase):
+    r"""A text stream over a mixed-encoding file, each line decoded by `decode_line`.
+
+    Lines end at ``\n`` (``\r\n`` kept), as ``open(newline="")`` gives them to `csv`."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._raw = path.open("rb")
+
+    def readable(self) -> bool:
+        return True
+
+    def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]
+        """The next whole line (``size`` is ignored: `csv` reads whole lines)."""
+        return decode_line(self._raw.readline())
+
+    def read(self, size: int | None = -1, /) -> str:
+        """Whole lines, at least ``size`` characters of them (all with a negative size)."""
+        parts: list[str] = []
+        n = 0
+        while size is None or size < 0 or n < size:
+            line = self.readline()
+            if not line:
+                break
+            parts.append(line)
+            n += len(line)
+        return "".join(parts)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if (offset, whence) != (0, 0):
+            raise io.UnsupportedOperation("only seek(0)")
+        return self._raw.seek(0)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def open_text(path: Path, encoding: str) -> IO[str]:
+    """``path`` as text for `csv` (``newline=""``) in the encoding `scan_text` chose."""
+    if encoding == MIXED:
+        return _LineDecoded(path)  # type: ignore[return-value]
+    return path.open(encoding=encoding, newline="")
+
+
+def _scan_utf16(path: Path, limits: Limits) -> _Scan:
+    """A file with a UTF-16 byte-order mark: valid UTF-16, no NUL character, no long line."""
+    decoder = codecs.getincrementaldecoder("utf-16")()
+    line, since = 1, 0
+    with path.open("rb") as fh:
+        try:
+            while chunk := fh.read(MIB):
+                text = decoder.decode(chunk)
+                if "\x00" in text:
+                    raise InputFileError(path, "is a binary file (NUL characters), not CSV text")
+                *ended, last = text.split("\n")
+                for piece in ended:
+                    if (since + len(piece)) * 2 > limits.max_line_bytes:
+                        _too_long(path, line, limits)
+                    line, since = line + 1, 0
+                since += len(last)
+                if since * 2 > limits.max_line_bytes:
+                    _too_long(path, line, limits)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise InputFileError(
+                path, f"starts with a UTF-16 byte-order mark but is not UTF-16 text ({exc.reason})"
+            ) from exc
+    return _Scan("utf-16", "encoding: UTF-16 with byte-order mark (Excel 'Unicode text')")
 
 
 def _too_long(path: Path, line: int, limits: Limits) -> NoReturn:
@@ -202,12 +357,15 @@ def _too_long(path: Path, line: int, limits: Limits) -> NoReturn:
 
 # -- header search --------------------------------------------------------------------------------
 def _decode_head(head: bytes) -> str:
+    if is_utf16(head):
+        text = head[: len(head) // 2 * 2].decode("utf-16", errors="replace")
+        return text[: text.rfind("\n") + 1] or text
     cut = head.rfind(b"\n")
     body = head if cut < 0 else head[: cut + 1]
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return body.decode("cp1252", errors="replace")
+        return "".join(decode_line(line) for line in body.splitlines(keepends=True))
 
 
 def _find_header_text(text: str, is_header: HeaderTest, scan_rows: int) -> tuple[str, int] | None:
@@ -278,7 +436,7 @@ def sniff_header(
                 path.resolve(), stat.st_mtime_ns, stat.st_size, limits.scan_rows
             )
             return _excel_header(head_rows, is_header, None) is not None
-        if not head or b"\x00" in head:
+        if not head or (b"\x00" in head and not is_utf16(head)):
             return False
         return _find_header_text(_decode_head(head), is_header, limits.scan_rows) is not None
     except Exception:  # sniff answers yes or no, whatever the file holds
@@ -431,7 +589,10 @@ class Table:
         return any(isinstance(v, str) and is_total_label(v) for v in filled)
 
     def quarantine(self, result: ParseResult, line: int, reason: str, cells: Cells) -> None:
-        """Set one data row aside; its original text is filled in by `finish`."""
+        """Set one data row aside; its original text is filled in by `finish`. A spreadsheet
+        row's reason names its sheet and row, as Excel shows them."""
+        if self.sheet is not None:
+            reason = f"sheet {self.sheet!r} row {line:,}: {reason}"
         result.quarantine_row(line, reason, "")
         end = self.end_line if self.kind == "csv" else line
         self._pending.append((line, max(end, line), result.quarantine[-1], cells))
@@ -451,7 +612,7 @@ class Table:
         last = max(p[1] for p in spans)
         wanted: dict[int, str] = {}
         needed = {n for start, end, _r, _c in spans for n in range(start, end + 1)}
-        with self.path.open(encoding=self.encoding, newline="") as fh:
+        with open_text(self.path, self.encoding or "utf-8") as fh:
             for number, text in enumerate(fh, start=1):
                 if number in needed:
                     wanted[number] = text
@@ -509,7 +670,7 @@ def _no_header(path: Path, limits: Limits, expected: str) -> InputFileError:
 
 def _open_csv(path: Path, is_header: HeaderTest, limits: Limits, expected: str) -> Table:
     scan = scan_text(path, limits)
-    fh = path.open(encoding=scan.encoding, newline="")
+    fh = open_text(path, scan.encoding)
     try:
         found = _find_header_text(fh.read(256 * 1024), is_header, limits.scan_rows)
         if found is None:

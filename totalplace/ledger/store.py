@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,6 +52,8 @@ class Batch:
     amount_pence: int
     skipped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: The file's resolved path when it was ingested ('' when not known).
+    path: str = ""
 
 
 def _ddl(table: str, fields: Any) -> str:
@@ -64,8 +66,20 @@ CREATE TABLE IF NOT EXISTS batches (
   batch_id VARCHAR PRIMARY KEY, source_id VARCHAR, file VARCHAR, content_sha256 VARCHAR,
   adapter VARCHAR, target VARCHAR, rows_read BIGINT, rows_ledger BIGINT,
   rows_quarantined BIGINT, amount_pence BIGINT, skipped VARCHAR, notes VARCHAR,
-  ingested_at TIMESTAMP DEFAULT current_timestamp)
+  ingested_at TIMESTAMP DEFAULT current_timestamp, path VARCHAR)
 """
+#: Columns of `Store.find_batches`.
+BATCH_SUMMARY = (
+    "batch_id",
+    "source_id",
+    "file",
+    "path",
+    "content_sha256",
+    "adapter",
+    "rows_ledger",
+    "rows_quarantined",
+    "amount_pence",
+)
 
 _POPULATION_DDL = """
 CREATE TABLE IF NOT EXISTS population (
@@ -157,6 +171,7 @@ class Store:
         con.execute(_ddl("ledger", LEDGER_FIELDS))
         con.execute(_ddl("quarantine", QUARANTINE_FIELDS))
         con.execute(_BATCHES_DDL)
+        con.execute("ALTER TABLE batches ADD COLUMN IF NOT EXISTS path VARCHAR")
         con.execute(_POPULATION_DDL)
         con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute(
@@ -204,29 +219,34 @@ class Store:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def find_batches(self, **equal: str) -> pd.DataFrame:
+        """Batches (`BATCH_SUMMARY` columns) whose fields equal every one given, e.g.
+        ``find_batches(path="/data/a/spend.csv")`` or ``find_batches(source_id=..., file=...)``."""
+        names = BATCH_SUMMARY[:6]
+        if not equal or set(equal) - set(names):
+            raise ValueError(f"find_batches takes some of {', '.join(names)}")
+        where = " AND ".join(f"{k} = ?" for k in equal)
+        cols = ", ".join("coalesce(path, '') AS path" if c == "path" else c for c in BATCH_SUMMARY)
+        return self.query(
+            f"SELECT {cols} FROM batches WHERE {where} ORDER BY ingested_at, batch_id",
+            list(equal.values()),
+        )
+
     def write_batch(
         self,
         batch: Batch,
         rows: pd.DataFrame,
         quarantine: pd.DataFrame,
-        replace_source_file: bool = True,
+        replaces: Sequence[str] = (),
     ) -> None:
         """Write one batch atomically: ledger (or reference) rows, quarantine, batch record.
 
-        With ``replace_source_file`` an earlier batch of the same source and file name is
-        removed in the same transaction (a corrected file replaces its predecessor).
+        The batches named in ``replaces`` (ids) are removed in the same transaction: the
+        caller decides what a file supersedes and says so in its report.
         """
         with self.transaction() as con:
-            if replace_source_file:
-                old = [
-                    r[0]
-                    for r in con.execute(
-                        "SELECT batch_id FROM batches WHERE source_id = ? AND file = ?",
-                        [batch.source_id, batch.file],
-                    ).fetchall()
-                ]
-                for bid in old:
-                    self._delete_batch(con, bid)
+            for bid in replaces:
+                self._delete_batch(con, bid)
             if len(rows):
                 con.register("_rows", rows)
                 cols = ", ".join(f'"{c}"' for c in rows.columns)

@@ -23,7 +23,13 @@ from totalplace.errors import InputFileError
 from totalplace.ingest.base import Adapter, ParseContext, ParseResult
 from totalplace.ingest.bodies import GSS_RE, Bodies, area_level_of
 from totalplace.ingest.tabular import LedgerRows, Limits, check_size, open_table, sniff_header
-from totalplace.ingest.values import financial_year, parse_amount_pence, parse_date
+from totalplace.ingest.values import (
+    check_plausible_date,
+    financial_year,
+    parse_amount_pence,
+    parse_date,
+    plausible_years,
+)
 
 AGENCY_TYPE = "Grant-makers (360Giving)"
 _LOCATION = re.compile(
@@ -75,13 +81,14 @@ class Grants360Adapter(Adapter):
         grants = _json_grants(path, limits) if is_json else None
         placer = Placer(Bodies.from_options(context.options))
         agency_type = str(context.options.get("agency_type") or AGENCY_TYPE)
+        years = plausible_years(context.options)
         result = ParseResult()
         out = LedgerRows()
         if grants is not None:
             for number, grant, raw in grants:
                 result.rows_read += 1
                 try:
-                    out.add(_ledger_row(grant, placer, agency_type, number))
+                    out.add(_ledger_row(grant, placer, agency_type, number, years))
                 except ValueError as exc:
                     result.quarantine_row(number, str(exc), raw())
             result.notes.append(grants.numbering)
@@ -95,7 +102,7 @@ class Grants360Adapter(Adapter):
                 to_grant = _flat_reader(table.keys)
                 for line, cells in table.rows(result):
                     try:
-                        out.add(_ledger_row(to_grant(cells), placer, agency_type, line))
+                        out.add(_ledger_row(to_grant(cells), placer, agency_type, line, years))
                     except ValueError as exc:
                         table.quarantine(result, line, str(exc), cells)
                 table.finish(result)
@@ -223,12 +230,14 @@ def _first(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _ledger_row(grant: dict[str, Any], placer: Placer, agency_type: str, row: int) -> tuple:
+def _ledger_row(
+    grant: dict[str, Any], placer: Placer, agency_type: str, row: int, years: tuple[int, int]
+) -> tuple:
     currency = str(grant.get("currency") or "GBP").strip().upper()
     if currency != "GBP":
         raise ValueError(f"currency {currency}: not summed as pounds")
     pence = parse_amount_pence(grant.get("amountAwarded"))
-    day = parse_date(grant.get("awardDate"))
+    day = check_plausible_date(parse_date(grant.get("awardDate")), years)
     funder = _first(grant.get("fundingOrganization"))
     if not funder.get("name"):
         raise ValueError("the grant names no funding organisation")

@@ -39,9 +39,11 @@ from totalplace.ingest.base import Adapter, ParseContext, ParseResult
 from totalplace.ingest.bodies import area_level_of
 from totalplace.ingest.tabular import LedgerRows, Limits, Table, amount_pence, norm, open_table
 from totalplace.ingest.values import (
+    check_plausible_date,
     financial_year,
     normalise_financial_year,
     parse_date,
+    plausible_years,
 )
 
 TEXT_FIELDS = (
@@ -169,9 +171,11 @@ class Plan:
         scale: int,
         skip_blank: bool,
         unescape: bool = False,
+        years: tuple[int, int] | None = None,
     ) -> None:
         self.origin, self.columns, self.fixed = origin, columns, fixed
         self.scale, self.skip_blank, self.unescape = scale, skip_blank, unescape
+        self.years = years or plausible_years()
 
     @classmethod
     def build(
@@ -222,6 +226,7 @@ class Plan:
             scale,
             bool(mapping.get("skip_blank_amounts")),
             bool(mapping.get("unescape_formulas")),
+            plausible_years(options),
         )
 
     def is_header(self, keys: list[str]) -> bool:
@@ -270,7 +275,7 @@ class Plan:
         day = (
             None
             if blank and (i_year is not None or "year" in self.fixed)
-            else (parse_date(raw) if i_date is not None else None)
+            else (check_plausible_date(parse_date(raw), self.years) if i_date is not None else None)
         )
         if i_year is not None:
             return normalise_financial_year(str(cells[i_year])), day

@@ -31,7 +31,12 @@ from totalplace.ingest.tabular import (
     open_table,
     sniff_header,
 )
-from totalplace.ingest.values import financial_year, parse_date
+from totalplace.ingest.values import (
+    check_plausible_date,
+    financial_year,
+    parse_date,
+    plausible_years,
+)
 
 SUFFIXES = (".csv", ".txt", ".tsv", ".xls", ".xlsx")
 
@@ -181,7 +186,7 @@ class SpendAdapter(Adapter):
             expected="amount, date and supplier columns",
         ) as table:
             payer = Payer.for_table(table, context.options)
-            _read_rows(table, result, payer)
+            _read_rows(table, result, payer, plausible_years(context.options))
             table.finish(result)
             if note := amount_note(table):
                 result.notes.append(note)
@@ -199,7 +204,7 @@ def amount_note(table: Table) -> str | None:
     return f"amount: {table.header[i_amount]} (of {', '.join(offered)})"
 
 
-def _read_rows(table: Table, result: ParseResult, payer: Payer) -> None:
+def _read_rows(table: Table, result: ParseResult, payer: Payer, years: tuple[int, int]) -> None:
     col = table.column
     i_amount, i_date, i_supplier = col(AMOUNT), col(DATE), col(SUPPLIER)
     assert i_amount is not None and i_date is not None and i_supplier is not None
@@ -220,7 +225,7 @@ def _read_rows(table: Table, result: ParseResult, payer: Payer) -> None:
         when = dates.get(raw_date)
         if when is None:
             try:
-                day = parse_date(raw_date)
+                day = check_plausible_date(parse_date(raw_date), years)
             except ValueError as exc:
                 table.quarantine(result, line, str(exc), cells)
                 continue
