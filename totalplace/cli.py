@@ -226,16 +226,21 @@ def count(
 ) -> None:
     """High-level count of identifiable public spend in a place for a year."""
     from totalplace.count.engine import CountOptions, count_place
+    from totalplace.geography.places import explain_resolution
     from totalplace.ingest.values import normalise_financial_year
     from totalplace.workspace import Workspace
 
     try:
         ws = Workspace(_settings(workspace))
         opts = CountOptions(drivers=_overrides(driver), use_outturn=outturn)
-        result = count_place(ws.store, ws.place(place), normalise_financial_year(year), opts)
+        chosen = ws.place(place)
+        result = count_place(ws.store, chosen, normalise_financial_year(year), opts)
     except (TotalPlaceError, ValueError) as exc:
         _fail(exc)
         return
+    said = explain_resolution(place, chosen)
+    if said:
+        err.print(said)
     if format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
         return
