@@ -307,9 +307,10 @@ def reconcile(
         _fail(exc)
         return
     if format == "json":
-        sys.stdout.write(table_df.to_json(orient="records", indent=2) + "\n")
+        records = table_df.astype(object).where(table_df.notna(), None).to_dict("records")
+        sys.stdout.write(json.dumps(records, indent=2) + "\n")
         return
-    if _write_or_print(table_df, output, format, []):
+    if _write_or_print(table_df.drop(columns="published_basis"), output, format, []):
         return
     table = Table(title="Reconciliation with published Total Place figures")
     for col in ("scope", "measure", "year", "published", "tool", "difference", "explained by"):
@@ -327,6 +328,19 @@ def reconcile(
             f"{r.explanation} [{r.breakdown}]",
         )
     console.print(table)
+    basis = Table(title="On the published basis: the count regrouped as the pilots counted")
+    for col in ("scope", "measure", "published", "count, published basis", "gap", "attributed to"):
+        basis.add_column(col)
+    for r in table_df.dropna(subset=["tool_published_basis_gbp"]).itertuples():
+        basis.add_row(
+            r.scope,
+            str(r.measure)[:40],
+            f"£{r.published_gbp / 1e6:,.0f}m",
+            f"£{r.tool_published_basis_gbp / 1e6:,.0f}m",
+            f"£{r.published_basis_gap_gbp / 1e6:+,.0f}m",
+            str(r.gap_attribution),
+        )
+    console.print(basis)
 
 
 @app.command("driver-add")
