@@ -250,7 +250,7 @@ def count(
         return
     said = explain_resolution(place, chosen)
     if said:
-        err.print(said)
+        err.print(said, soft_wrap=True)
     from totalplace.count import provenance
     from totalplace.count.result import row_ids
 

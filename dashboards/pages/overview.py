@@ -194,7 +194,11 @@ def layout(place: str | None = None, year: str | None = None, **_other: Any) -> 
                         "domLayout": "autoHeight",
                         "pagination": True,
                         "paginationPageSize": 20,
-                        "rowSelection": "single",
+                        "rowSelection": {
+                            "mode": "singleRow",
+                            "checkboxes": False,
+                            "enableClickSelection": True,
+                        },
                     },
                     getRowId="params.data.row_id",
                     className="ag-theme-alpine",
