@@ -158,9 +158,11 @@ def test_cli_says_which_place_a_name_was_resolved_to(built_settings) -> None:  #
 
 def test_clicking_an_overview_row_lists_its_source_lines(workspace) -> None:  # type: ignore[no-untyped-def]
     from dashboards import data
+    from dashboards.app import create_app
+
+    create_app(workspace)  # registers the pages (and uses this workspace)
     from dashboards.pages import overview
 
-    data.set_workspace(workspace)
     try:
         result = data.count("Kent", "2010-11")
         grid = overview._grid_rows(result)
