@@ -29,7 +29,7 @@ from typing import Any
 from totalplace.devtools.postgres import free_port, pg_bin, throwaway_postgres
 from totalplace.workshop import WorkshopService
 
-PLACES = ["Kent", "Birmingham", "Croydon", "Dorset", "Bradford", "Lewisham"]
+PLACES = ["Kent", "Birmingham", "Croydon", "Dorset, Poole and Bournemouth", "Bradford", "Lewisham"]
 
 
 def _request(

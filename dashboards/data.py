@@ -87,6 +87,24 @@ def count(place: str, year: str) -> CountResult:
         return get_workspace().count(place, year)
 
 
+@lru_cache(maxsize=64)
+def source_lines(place: str, year: str, row: str) -> pd.DataFrame:
+    """The source lines of one count row (``totalplace.count.provenance``): file, row, the
+    line's amount, the part taken and the share (treat as read-only)."""
+    from totalplace.count.provenance import source_lines as lines_of
+
+    result = count(place, year)
+    with _query_lock:
+        return lines_of(result, _store(), row)
+
+
+def source_line_records(lines: pd.DataFrame) -> list[dict[str, Any]]:
+    """Source lines as plain records (GBP amounts, share a fraction) for a grid."""
+    from totalplace.count.provenance import source_lines_json
+
+    return source_lines_json(lines)
+
+
 @lru_cache(maxsize=1)
 def district_geojson() -> dict[str, Any]:
     """England's districts as GeoJSON (feature ``id`` = GSS code)."""
@@ -456,6 +474,7 @@ _CACHED = (
     pilot_names,
     years,
     count,
+    source_lines,
     district_geojson,
     district_reference,
     boundaries,

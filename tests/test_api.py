@@ -251,6 +251,19 @@ def test_rows_paging_covers_every_line_exactly_once(client, workspace) -> None: 
     get(client, f"/api/v1/rows?place=Kent&year=2010-11&page_size=500&page={past}", 404)
 
 
+def test_each_count_row_leads_to_its_source_lines(client, workspace) -> None:  # type: ignore[no-untyped-def]
+    count = get(client, "/api/v1/count?place=Kent&year=2010-11")
+    for row in count["rows"][:6]:
+        url = f"/api/v1/sources?place=Kent&year=2010-11&row={row['row_id']}&page_size=500"
+        body = get(client, url)
+        assert body["row"] == row and body["total_lines"] == len(body["lines"])
+        assert sum(pence(s["taken_gbp"]) for s in body["lines"]) == pence(row["amount_gbp"])
+        assert pence(body["taken_gbp"]) == pence(row["amount_gbp"])
+        assert all(s["file"] and s["row"] is not None for s in body["lines"])
+    get(client, "/api/v1/sources?place=Kent&year=2010-11&row=000000000000", 404)
+    get(client, "/api/v1/sources?place=Kent&year=2010-11", 400)
+
+
 def test_rows_order_is_deterministic(client) -> None:  # type: ignore[no-untyped-def]
     url = "/api/v1/rows?place=Kent&year=2010-11"
     small = [get(client, f"{url}&page_size=37&page={p}")["rows"] for p in (1, 2, 3)]

@@ -100,7 +100,7 @@ def test_council_outturn_replaces_cra_local_government_current_spend(workspace) 
 
 
 def test_dorset_pilot_counts_its_2010_councils_outturn(workspace) -> None:  # type: ignore[no-untyped-def]
-    dorset = workspace.count("Dorset", "2010-11")
+    dorset = workspace.count("Dorset, Poole and Bournemouth", "2010-11")
     assert dorset.reported_by_councils is not None
     names = " ".join(sorted(set(dorset.reported_by_councils["agency"])))
     for council in ("Bournemouth", "Poole", "Dorset", "Christchurch"):
@@ -207,7 +207,7 @@ def test_places_in_older_codes_are_translated_to_2019_districts(
 
 def test_the_2009_dorset_pilot_in_old_codes_counts_like_todays(workspace) -> None:  # type: ignore[no-untyped-def]
     old = workspace.count("19,19UC,19UD,19UE,19UG,19UH,19UJ,00HN,00HP", "2010-11")
-    new = workspace.count("Dorset", "2010-11")
+    new = workspace.count("Dorset, Poole and Bournemouth", "2010-11")
     assert old.total_pence == new.total_pence
     assert "translated" in old.caveats[0]
 

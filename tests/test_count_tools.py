@@ -32,7 +32,7 @@ def test_reconciliation_puts_published_figures_beside_the_tool(workspace, mirror
 
 
 def test_sensitivity_moves_divisions_but_conserves_when_drivers_agree(workspace) -> None:  # type: ignore[no-untyped-def]
-    place = workspace.place("Dorset")
+    place = workspace.place("Dorset, Poole and Bournemouth")
     df = sensitivity(workspace.store, place, "2012-13")
     total = df[df["function_code"] == "TOTAL"].iloc[0]
     assert total["default_pence"] == df.loc[df["function_code"] != "TOTAL", "default_pence"].sum()

@@ -9,7 +9,7 @@ import pytest
 
 from totalplace.errors import UnknownPlaceError
 from totalplace.geography import Place, districts_2019, pilots, resolve_place
-from totalplace.geography.places import match_key
+from totalplace.geography.places import alias_clashes, explain_resolution, match_key
 
 KENT_DISTRICTS = tuple(f"E07000{n}" for n in range(105, 117))
 
@@ -193,13 +193,13 @@ def test_kent_resolves_to_its_twelve_districts(mirror: Path) -> None:
     ("spec", "pilot"),
     [
         ("kent", "Kent"),
-        ("Dorset", "Dorset, Poole and Bournemouth"),
+        ("Dorset, Poole", "Dorset, Poole and Bournemouth"),
         ("dorset, bournemouth & poole", "Dorset, Poole and Bournemouth"),
-        ("Manchester", "Manchester City Region"),
+        ("Manchester City", "Manchester City Region"),
         ("Birmingham", "Birmingham"),
-        ("coventry", "Coventry, Solihull and Warwickshire"),
+        ("coventry and warwickshire", "Coventry, Solihull and Warwickshire"),
         ("South of Tyne", "South Tyneside, Gateshead and Sunderland"),
-        ("Leicester", "Leicester and Leicestershire"),
+        ("Leicester and", "Leicester and Leicestershire"),
         ("worc", "Worcestershire"),
     ],
 )
@@ -207,8 +207,63 @@ def test_pilot_aliases_and_prefixes(mirror: Path, spec: str, pilot: str) -> None
     assert resolve_place(spec, districts_2019(mirror)) == pilots()[pilot]
 
 
-def test_dorset_resolves_to_bcp_and_dorset(mirror: Path) -> None:
-    assert resolve_place("Dorset", districts_2019(mirror)).districts == ("E06000058", "E06000059")
+@pytest.mark.parametrize(
+    ("spec", "code", "pilot"),
+    [
+        ("Dorset", "E06000059", "Dorset, Poole and Bournemouth"),
+        ("dorset", "E06000059", "Dorset, Poole and Bournemouth"),
+        ("Manchester", "E08000003", "Manchester City Region"),
+        ("Coventry", "E08000026", "Coventry, Solihull and Warwickshire"),
+        ("Leicester", "E06000016", "Leicester and Leicestershire"),
+    ],
+)
+def test_a_member_districts_own_name_is_that_district_and_the_pilot_is_named(
+    mirror: Path, spec: str, code: str, pilot: str
+) -> None:
+    place = resolve_place(spec, districts_2019(mirror))
+    assert place.kind == "area" and place.districts == (code,)
+    said = explain_resolution(spec, place)
+    assert said is not None and f"({code})" in said and f"the pilot is '{pilot}'" in said
+
+
+def test_unambiguous_names_need_no_explanation(mirror: Path) -> None:
+    d = districts_2019(mirror)
+    for spec in ("Kent", "Medway", "South East", "Dorset, Poole and Bournemouth"):
+        assert explain_resolution(spec, resolve_place(spec, d)) is None
+
+
+def test_no_pilot_alias_is_an_areas_own_name(mirror: Path) -> None:
+    assert alias_clashes(districts_2019(mirror)) == []
+
+
+def test_an_alias_that_names_an_area_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "places").mkdir()
+    (tmp_path / "places" / "pilots.toml").write_text(
+        '[[pilot]]\nname = "Dorset, Poole and Bournemouth"\naliases = ["Dorset"]\n'
+        'districts = ["E06000058", "E06000059"]\ncouncils = ["E06000058", "E06000059"]\n'
+        'source = "test"\n',
+        encoding="utf-8",
+    )
+    clashes = alias_clashes(_toy_districts(), tmp_path)
+    assert clashes == ["Dorset, Poole and Bournemouth: 'Dorset' is also Dorset"]
+
+
+def test_england_is_every_district_by_name_or_code(mirror: Path) -> None:
+    d = districts_2019(mirror)
+    england = resolve_place("England", d)
+    assert england.name == "England" and england.kind == "area"
+    assert england.districts == tuple(sorted(d["area_code"])) and len(england.districts) == 317
+    assert resolve_place("E92000001", d) == england
+    assert resolve_place("england", d) == england
+
+
+def test_a_region_by_name_is_its_districts(mirror: Path) -> None:
+    d = districts_2019(mirror)
+    south_east = resolve_place("South East", d)
+    assert south_east.districts == tuple(
+        sorted(d.loc[d["region_code"] == "E12000008", "area_code"])
+    )
+    assert south_east.region_code == "E12000008" and south_east.name == "South East"
 
 
 def test_region_code_and_area_names(mirror: Path) -> None:

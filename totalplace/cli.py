@@ -205,12 +205,15 @@ def _overrides(drivers: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _write_or_print(frame: Any, output: Path | None, fmt: str, notes: list[str]) -> bool:
-    """Write to --output (CSV/XLSX by suffix) or print CSV; True if handled."""
+def _write_or_print(
+    frame: Any, output: Path | None, fmt: str, notes: list[str], extra: Any = None
+) -> bool:
+    """Write to --output (CSV/XLSX by suffix; ``extra`` tables as more sheets or sidecar CSVs)
+    or print CSV; True if handled."""
     from totalplace.export.tables import write_table
 
     if output is not None:
-        write_table(frame, output, notes)
+        write_table(frame, output, notes, extra=extra)
         console.print(f"wrote {output}")
         return True
     if fmt == "csv":
@@ -230,33 +233,63 @@ def count(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write .csv/.xlsx.")] = None,
     driver: DriverOpt = None,
     outturn: Annotated[bool, typer.Option(help="Use councils' own outturn where loaded.")] = True,
+    sources: Annotated[
+        str | None,
+        typer.Option(
+            help="Show the source lines of the count row with this id ('all': every row)."
+        ),
+    ] = None,
 ) -> None:
-    """High-level count of identifiable public spend in a place for a year."""
+    """High-level count of identifiable public spend in a place for a year; every row leads to
+    its source lines (file, row, amount, share taken)."""
     from totalplace.count.engine import CountOptions, count_place
+    from totalplace.geography.places import explain_resolution
     from totalplace.ingest.values import normalise_financial_year
     from totalplace.workspace import Workspace
 
     try:
         ws = Workspace(_settings(workspace))
         opts = CountOptions(drivers=_overrides(driver), use_outturn=outturn)
-        result = count_place(ws.store, ws.place(place), normalise_financial_year(year), opts)
+        chosen = ws.place(place)
+        result = count_place(ws.store, chosen, normalise_financial_year(year), opts)
     except (TotalPlaceError, ValueError) as exc:
         _fail(exc)
         return
-    if format == "json":
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+    said = explain_resolution(place, chosen)
+    if said:
+        err.print(said, soft_wrap=True)
+    from totalplace.count import provenance
+    from totalplace.count.result import row_ids
+
+    try:
+        lines = provenance.source_lines(result, ws.store)
+    except TotalPlaceError as exc:
+        _fail(exc)
         return
-    frame = result.rows.assign(amount_gbp=result.rows["amount_pence"] / 100).drop(
+    if sources is not None:
+        _print_source_lines(result, lines, sources, format, output)
+        return
+    if format == "json":
+        out = result.to_json()
+        out["rows"] = provenance.attach(out["rows"], lines)
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    ids = row_ids(result.rows)
+    frame = result.rows.assign(amount_gbp=result.rows["amount_pence"] / 100, row_id=ids).drop(
         columns="amount_pence"
     )
-    if _write_or_print(frame, output, format, result.caveats):
+    extra = {"source lines": provenance.table_frame(lines)}
+    if _write_or_print(frame, output, format, result.caveats, extra):
         return
     table = Table(title=f"{result.place_name} {result.year}: high-level count")
-    for col in ("agency type", "function", "basis", "driver", "amount"):
+    for col in ("row", "agency type", "function", "basis", "driver", "amount"):
         table.add_column(col, justify="right" if col == "amount" else "left")
-    for r in result.rows[result.rows["amount_pence"] != 0].itertuples():
-        table.add_row(str(r.agency_type), str(r.function), r.basis, r.driver, _gbp(r.amount_pence))
+    for r, rid in zip(result.rows.itertuples(), ids, strict=True):
+        if r.amount_pence != 0:
+            row = (str(r.agency_type), str(r.function), r.basis, r.driver, _gbp(r.amount_pence))
+            table.add_row(rid, *row)
     console.print(table)
+    console.print("[dim]source lines of a row: add --sources ROW (or --sources all)[/]")
     per_head = result.per_head_gbp or 0
     console.print(
         f"[bold]Total {_gbp(result.total_pence)}[/] · population {result.population:,} "
@@ -287,6 +320,40 @@ def count(
         console.print(f"[dim]• {c}[/]")
 
 
+def _print_source_lines(result: Any, lines: Any, row: str, fmt: str, output: Path | None) -> None:
+    """The source lines of one count row (or of all rows) as a table, JSON or CSV/XLSX."""
+    from totalplace.count import provenance
+
+    chosen = lines if row == "all" else lines[lines["row_id"] == row]
+    if chosen.empty:
+        _fail(TotalPlaceError(f"no count row {row!r}: the table's 'row' column gives the ids"))
+    if fmt == "json":
+        sys.stdout.write(json.dumps(provenance.source_lines_json(chosen), indent=2) + "\n")
+        return
+    if _write_or_print(provenance.table_frame(chosen), output, fmt, result.caveats):
+        return
+    table = Table(title=f"{result.place_name} {result.year}: source lines of row {row}")
+    for col in ("file", "row", "agency", "description", "line amount", "share taken", "taken"):
+        table.add_column(col, justify="right" if col in ("line amount", "taken", "row") else "left")
+    for r in chosen.itertuples():
+        share = "-" if r.share != r.share else f"{r.share:.4%}"
+        whole = "-" if r.line_pence is None or r.line_pence != r.line_pence else _gbp(r.line_pence)
+        table.add_row(
+            str(r.file),
+            str(r.row),
+            str(r.agency)[:40],
+            str(r.description)[:60],
+            whole,
+            share,
+            _gbp(r.taken_pence),
+        )
+    console.print(table)
+    console.print(
+        f"{len(chosen):,} source lines; taken {_gbp(int(chosen['taken_pence'].sum()))} "
+        "(the row's amount, to the penny)"
+    )
+
+
 @app.command()
 def reconcile(
     workspace: WorkspaceOpt = None,
@@ -309,9 +376,10 @@ def reconcile(
         _fail(exc)
         return
     if format == "json":
-        sys.stdout.write(table_df.to_json(orient="records", indent=2) + "\n")
+        records = table_df.astype(object).where(table_df.notna(), None).to_dict("records")
+        sys.stdout.write(json.dumps(records, indent=2) + "\n")
         return
-    if _write_or_print(table_df, output, format, []):
+    if _write_or_print(table_df.drop(columns="published_basis"), output, format, []):
         return
     table = Table(title="Reconciliation with published Total Place figures")
     for col in ("scope", "measure", "year", "published", "tool", "difference", "explained by"):
@@ -329,6 +397,19 @@ def reconcile(
             f"{r.explanation} [{r.breakdown}]",
         )
     console.print(table)
+    basis = Table(title="On the published basis: the count regrouped as the pilots counted")
+    for col in ("scope", "measure", "published", "count, published basis", "gap", "attributed to"):
+        basis.add_column(col)
+    for r in table_df.dropna(subset=["tool_published_basis_gbp"]).itertuples():
+        basis.add_row(
+            r.scope,
+            str(r.measure)[:40],
+            f"£{r.published_gbp / 1e6:,.0f}m",
+            f"£{r.tool_published_basis_gbp / 1e6:,.0f}m",
+            f"£{r.published_basis_gap_gbp / 1e6:+,.0f}m",
+            str(r.gap_attribution),
+        )
+    console.print(basis)
 
 
 @app.command("driver-add")

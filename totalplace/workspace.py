@@ -47,12 +47,13 @@ class Workspace:
         import dataclasses
         import re
 
-        from totalplace.geography.places import resolve_place
+        from totalplace.geography.places import ENGLAND_CODE, resolve_place
         from totalplace.geography.translate import translate_codes
 
         parts = [p.strip().upper() for p in spec.split(",") if p.strip()]
         d = self.districts
         known = set(d["area_code"]) | set(d["county_code"].dropna()) | set(d["region_code"])
+        known.add(ENGLAND_CODE)
         if (
             parts
             and not set(parts) <= known

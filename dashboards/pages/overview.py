@@ -72,6 +72,36 @@ GRID_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
+SOURCE_COLUMNS: list[dict[str, Any]] = [
+    {"field": "file", "headerName": "File", "flex": 2, "minWidth": 200},
+    {"field": "row", "headerName": "Row", "flex": 0.6, "minWidth": 80, "type": "rightAligned"},
+    {"field": "agency", "headerName": "Agency", "flex": 1.5, "minWidth": 150},
+    {"field": "description", "headerName": "Line", "flex": 2, "minWidth": 200},
+    *(
+        {
+            "field": f,
+            "headerName": h,
+            "flex": 1,
+            "minWidth": 140,
+            "type": "rightAligned",
+            "valueFormatter": GRID_COLUMNS[-1]["valueFormatter"],
+        }
+        for f, h in (("line_gbp", "Line amount"), ("taken_gbp", "Taken"))
+    ),
+    {
+        "field": "share",
+        "headerName": "Share taken",
+        "flex": 1,
+        "minWidth": 110,
+        "type": "rightAligned",
+        "valueFormatter": {
+            "function": "params.value == null ? '' : d3.format('.4%')(params.value)"
+        },
+    },
+]
+SOURCES_PROMPT = "Click a row of the count to see the source lines behind it."
+
+
 def layout(place: str | None = None, year: str | None = None, **_other: Any) -> html.Div:
     """The page for ``place`` and ``year`` from the URL query (defaults when absent or unknown)."""
     try:
@@ -164,12 +194,40 @@ def layout(place: str | None = None, year: str | None = None, **_other: Any) -> 
                         "domLayout": "autoHeight",
                         "pagination": True,
                         "paginationPageSize": 20,
+                        "rowSelection": {
+                            "mode": "singleRow",
+                            "checkboxes": False,
+                            "enableClickSelection": True,
+                        },
                     },
+                    getRowId="params.data.row_id",
                     className="ag-theme-alpine",
                     style={"width": "100%"},
                 )
             ),
             table_downloads("overview-table", "Download the count"),
+            html.H3("Source lines of the chosen row"),
+            html.P(SOURCES_PROMPT, id="overview-sources-note", className="note"),
+            dcc.Loading(
+                dag.AgGrid(
+                    id="overview-sources",
+                    columnDefs=SOURCE_COLUMNS,
+                    rowData=[],
+                    defaultColDef={
+                        "sortable": True,
+                        "resizable": True,
+                        "wrapText": True,
+                        "autoHeight": True,
+                    },
+                    dashGridOptions={
+                        "domLayout": "autoHeight",
+                        "pagination": True,
+                        "paginationPageSize": 20,
+                    },
+                    className="ag-theme-alpine",
+                    style={"width": "100%"},
+                )
+            ),
             html.H2("Read with these caveats"),
             html.Ul(id="overview-caveats", className="caveats"),
         ],
@@ -330,12 +388,44 @@ def _councils_sentence(result: CountResult) -> str:
 
 
 def _grid_rows(result: CountResult) -> list[dict[str, Any]]:
-    """One grid row per count row; text columns the engine does not give are left blank."""
+    """One grid row per count row (with its ``row_id``, by which a click asks for its source
+    lines); text columns the engine does not give are left blank."""
+    from totalplace.count.result import row_ids
+
     text = ["agency_type", "function", "basis", "driver", "confidence", "source_id"]
     rows = result.rows.reindex(columns=[*text, "amount_pence"])
     out = rows[text].astype("object").where(rows[text].notna(), "")
     out["amount_gbp"] = rows["amount_pence"].astype("int64") / 100
+    out["row_id"] = row_ids(result.rows)
     return [{str(k): v for k, v in r.items()} for r in out.to_dict("records")]
+
+
+@callback(
+    Output("overview-sources", "rowData"),
+    Output("overview-sources-note", "children"),
+    Input("overview-grid", "selectedRows"),
+    State(PLACE, "value"),
+    State(YEAR, "value"),
+)
+def show_sources(selected: list[dict[str, Any]] | None, place: str | None, year: str | None) -> Any:
+    """The source lines of the count row clicked: file, row, line amount, share taken."""
+    if not selected or not place or not year:
+        return [], SOURCES_PROMPT
+    chosen = selected[0]
+    try:
+        lines = data.source_lines(place, year, str(chosen.get("row_id")))
+    except TotalPlaceError as exc:
+        return [], str(exc)
+    return data.source_line_records(lines), source_sentence(chosen, lines)
+
+
+def source_sentence(row: dict[str, Any], lines: Any) -> str:
+    taken = int(lines["taken_pence"].sum()) / 100 if len(lines) else 0.0
+    return (
+        f"{row.get('agency_type')} · {row.get('function')} · {row.get('basis')}: "
+        f"{format_count(len(lines))} source lines, taking {format_gbp(taken)} in all "
+        "(the row's amount: each line's part as the count shared it, in pence)."
+    )
 
 
 @callback(
@@ -351,7 +441,11 @@ def download_count(_csv: int, _xlsx: int, _notes: int, place: str | None, year: 
     if not fmt or not place or not year:
         return no_update
     result = data.count(place, year)
-    frame = result.rows.assign(amount_gbp=result.rows["amount_pence"] / 100)
+    from totalplace.count.result import row_ids
+
+    frame = result.rows.assign(
+        amount_gbp=result.rows["amount_pence"] / 100, row_id=row_ids(result.rows)
+    )
     notes = [
         f"totalplace count: {result.place_name}, {result.year}; "
         f"total {format_gbp(result.total_gbp)}, population {format_count(result.population)} "

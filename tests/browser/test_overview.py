@@ -77,3 +77,19 @@ def test_a_shared_url_sets_the_controls(watched: Any, base_url: str) -> None:
     assert _shown(page, "overview-year") == "2009-10"
     assert "Birmingham, 2009-10" in page.inner_text("#kpi-total .kpi-detail")
     _wait_for_map(page)
+
+
+def test_clicking_a_count_row_shows_its_source_lines(watched: Any, base_url: str) -> None:
+    page = watched.page
+    page.goto(f"{base_url}/?place=Kent&year=2010-11")
+    _wait_for_total(page)
+    page.wait_for_selector("#overview-grid .ag-row .ag-cell")
+    page.click("#overview-grid .ag-center-cols-container .ag-row[row-index='0'] .ag-cell")
+    page.wait_for_function(
+        "() => (document.querySelector('#overview-sources-note')?.textContent || '')"
+        ".includes('source lines, taking')"
+    )
+    page.wait_for_selector("#overview-sources .ag-row .ag-cell")
+    cells = page.locator("#overview-sources .ag-row[row-index='0'] .ag-cell").all_inner_texts()
+    assert any(re.search(r"\.(xls|xlsx|csv)", c) for c in cells), cells  # the file
+    assert any(re.fullmatch(r"[\d.]+%", c.strip()) for c in cells), cells  # the share taken

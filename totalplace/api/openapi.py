@@ -75,6 +75,14 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": r"^E12[0-9]{6}$"},
         "example": "E12000008",
     },
+    "row": {
+        "name": "row",
+        "in": "query",
+        "required": True,
+        "description": "A count row's row_id (from /api/v1/count).",
+        "schema": {"type": "string", "pattern": r"^[0-9a-f]{12}$"},
+        "example": "914c01dd06ee",
+    },
     "page": {
         "name": "page",
         "in": "query",
@@ -179,6 +187,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Themes": _obj({"themes": _list(_ref("Theme")), "source": _ref("Source")}),
     "CountRow": _obj(
         {
+            "row_id": {"type": "string", "description": "ask /api/v1/sources for its lines"},
             "agency_type": OPT_STR,
             "function_code": OPT_STR,
             "function": OPT_STR,
@@ -407,6 +416,37 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "source": _ref("Source"),
         }
     ),
+    "SourceLine": _obj(
+        {
+            "source_id": OPT_STR,
+            "file": OPT_STR,
+            "row": OPT_INT,
+            "agency": OPT_STR,
+            "description": OPT_STR,
+            "basis": OPT_STR,
+            "line_gbp": {
+                "type": ["number", "null"],
+                "description": "the source line's own amount (an eliminated line: the transfer)",
+            },
+            "taken_gbp": {"type": "number", "description": "the part of it in this count row"},
+            "share": {"type": ["number", "null"], "description": "taken / line, a fraction"},
+            "districts": {"type": "integer", "description": "the place's districts it reached"},
+        }
+    ),
+    "SourceLines": _obj(
+        {
+            "place": STR,
+            "year": STR,
+            "row": _ref("CountRow"),
+            "total_lines": INT,
+            "page": INT,
+            "page_size": INT,
+            "pages": INT,
+            "taken_gbp": {"type": "number", "description": "all pages: the row's amount"},
+            "lines": _list(_ref("SourceLine")),
+            "source": _ref("Source"),
+        }
+    ),
     "OpenAPI": {
         "type": "object",
         "required": ["openapi", "info", "paths", "components"],
@@ -477,6 +517,16 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
         "params": ["place", "year", "page", "page_size"],
         "schema": "Rows",
     },
+    "/sources": {
+        "summary": "The source lines behind one count row",
+        "description": (
+            "Each ledger line (file, row) a count row is made of: the line's own amount, the "
+            "part of it the row took (largest-remainder pence, as the count apportioned it) "
+            "and the share; the parts sum to the row's amount to the penny. Paged."
+        ),
+        "params": ["place", "year", "row", "page", "page_size"],
+        "schema": "SourceLines",
+    },
     "/openapi.json": {
         "summary": "This document",
         "description": "The OpenAPI 3.1 description of the API.",
@@ -485,7 +535,7 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
     },
 }
 #: Endpoints that compute figures (they may also answer 404 for an unknown place, year...).
-_FIGURES = {"/count", "/deepdive", "/flows", "/map", "/rows"}
+_FIGURES = {"/count", "/deepdive", "/flows", "/map", "/rows", "/sources"}
 
 
 def params_of(path: str) -> tuple[str, ...]:

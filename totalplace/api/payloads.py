@@ -333,3 +333,27 @@ def rows_json(result: CountResult, order: np.ndarray, page: int, page_size: int)
             "source": count_source(result),
         }
     )
+
+
+def sources_json(
+    result: CountResult, lines: pd.DataFrame, row: str, page: int, page_size: int
+) -> dict[str, Any]:
+    """One page of a count row's source lines (``provenance.source_lines`` of that row)."""
+    from totalplace.count.provenance import source_lines_json
+
+    rows = [r for r in result.to_json()["rows"] if r["row_id"] == row]
+    start = (page - 1) * page_size
+    return plain(
+        {
+            "place": result.place_name,
+            "year": result.year,
+            "row": rows[0],
+            "total_lines": len(lines),
+            "page": page,
+            "page_size": page_size,
+            "pages": pages_of(len(lines), page_size),
+            "taken_gbp": gbp(int(lines["taken_pence"].sum())),
+            "lines": source_lines_json(lines.iloc[start : start + page_size]),
+            "source": count_source(result),
+        }
+    )

@@ -491,6 +491,31 @@ def rows() -> Response:
     return _json(payloads.rows_json(result, order, page, size))
 
 
+@api.get("/sources")
+def sources() -> Response:
+    from totalplace.count.provenance import source_lines
+    from totalplace.count.result import row_ids
+
+    query = _query("/sources")
+    ws, cache = _workspace()
+    year = _year(ws, cache, query)
+    row = _required(query, "row")
+    page = _int(query, "page", 1, 1, None)
+    size = _int(query, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    place = _place(ws, query)
+    result = _count(ws, cache, place, year)
+    if row not in set(row_ids(result.rows)):
+        raise ApiError(404, f"no count row {row[:20]!r} in {place.name} {year} (see /count)")
+    with _library_errors():
+        lines = cache.get(
+            ("sources", place, year, row), lambda: source_lines(result, ws.store, row)
+        )
+    pages = payloads.pages_of(len(lines), size)
+    if page > pages:
+        raise ApiError(404, f"page {page} is past the last page ({pages} pages of {size} lines)")
+    return _json(payloads.sources_json(result, lines, row, page, size))
+
+
 @api.get("/openapi.json")
 def openapi() -> Response:
     _query("/openapi.json")
@@ -520,6 +545,7 @@ def not_found(rest: str) -> Response:
             "flows",
             "map",
             "rows",
+            "sources",
             "openapi.json",
             "docs",
         ]

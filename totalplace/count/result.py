@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +20,29 @@ COUNT_ROW_COLUMNS = (
     "release",
     "amount_pence",
 )
+#: What tells one count row from another (the engine groups the count's lines by these).
+ROW_KEY = (*(c for c in COUNT_ROW_COLUMNS if c != "amount_pence"), "confidence")
 #: Columns of CountResult.districts (the place's districts with their share of the count).
 DISTRICT_COLUMNS = ("area_code", "area_name", "region_code", "population", "amount_pence")
+
+
+def row_id(values: dict[str, Any]) -> str:
+    """A count row's id: a digest of its ``ROW_KEY`` values (stable across runs and caches), by
+    which its source lines are asked for (``totalplace.count.provenance``)."""
+    key = [None if is_missing(values.get(c)) else str(values.get(c)) for c in ROW_KEY]
+    return hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()[:12]
+
+
+def row_ids(frame: pd.DataFrame) -> pd.Series:
+    """The row id of every row of ``frame``: count rows, or count lines (same key columns)."""
+    cols = [c for c in ROW_KEY if c in frame.columns]
+    records = frame[cols].astype("object").to_dict("records")
+    return pd.Series([row_id(r) for r in records], index=frame.index, dtype="object")
+
+
+def is_missing(value: Any) -> bool:
+    """None or NaN/NA (a blank cell), but not an empty string."""
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
 @dataclass
@@ -80,6 +103,7 @@ class CountResult:
         """One JSON-able object (the CLI's ``--format json``)."""
         rows = [
             {
+                "row_id": rid,
                 "agency_type": r.agency_type,
                 "function_code": r.function_code,
                 "function": r.function,
@@ -89,7 +113,7 @@ class CountResult:
                 "release": r.release,
                 "amount_gbp": r.amount_pence / 100,
             }
-            for r in self.rows.itertuples()
+            for r, rid in zip(self.rows.itertuples(), row_ids(self.rows), strict=True)
         ]
         councils = None
         if self.reported_by_councils is not None:

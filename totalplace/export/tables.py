@@ -38,19 +38,30 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table(
-    frame: pd.DataFrame, path: Path, notes: list[str] | None = None, sheet: str = "data"
+    frame: pd.DataFrame,
+    path: Path,
+    notes: list[str] | None = None,
+    sheet: str = "data",
+    extra: dict[str, pd.DataFrame] | None = None,
 ) -> Path:
     """Write ``frame`` to ``path`` (.csv or .xlsx); notes go to a 'notes' sheet or a sidecar
-    ``<name>.notes.txt`` for CSV."""
+    ``<name>.notes.txt`` for CSV. ``extra`` tables (name -> frame, e.g. a count's source lines)
+    go to sheets of their own, or to sidecars ``<name>.<table name>.csv``."""
     path = Path(path)
     safe = safe_frame(frame)
     if path.suffix.lower() == ".csv":
         safe.to_csv(path, index=False)
         if notes:
             path.with_suffix(".notes.txt").write_text("\n".join(notes) + "\n", encoding="utf-8")
+        for name, table in (extra or {}).items():
+            safe_frame(table).to_csv(
+                path.with_suffix(f".{name.replace(' ', '_')}.csv"), index=False
+            )
     elif path.suffix.lower() == ".xlsx":
         with pd.ExcelWriter(path, engine="openpyxl") as xl:
             safe.to_excel(xl, sheet_name=sheet[:31], index=False)
+            for name, table in (extra or {}).items():
+                safe_frame(table).to_excel(xl, sheet_name=name[:31], index=False)
             if notes:
                 pd.DataFrame({"notes": [neutralise(n) for n in notes]}).to_excel(
                     xl, sheet_name="notes", index=False

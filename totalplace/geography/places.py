@@ -28,6 +28,8 @@ AREA_SOURCE = (
     "https://geoportal.statistics.gov.uk/"
 )
 _GSS = re.compile(r"^[EWSNK]\d{8}$")
+#: England as a whole: every 2019 district (GSS country code and name).
+ENGLAND_CODE, ENGLAND_NAME = "E92000001", "England"
 _DISTRICT_PREFIXES = ("E06", "E07", "E08", "E09")
 _NEEDED = {
     "area_code",
@@ -64,8 +66,10 @@ def resolve_place(spec: str, districts: pd.DataFrame, reference_dir: Path = REFE
     """Turn what a user typed into a Place, checked against the 2019 ``districts`` table.
 
     Accepts a pilot name or alias (case-insensitive, unique prefixes too), a GSS code of a
-    district, county (E10) or region (E12), a comma-separated list of such codes, a district,
-    county or region name, or the path of a ``.toml``/``.yaml`` place file.
+    district, county (E10), region (E12) or England (E92000001), a comma-separated list of such
+    codes, a district, county or region name or "England", or the path of a ``.toml``/``.yaml``
+    place file. A district's, county's or region's own name means that area, even where a pilot's
+    name starts with it (``explain_resolution`` says which pilot was not chosen).
     """
     missing = _NEEDED - set(districts.columns)
     if missing:
@@ -151,8 +155,35 @@ def _pilots(reference_dir: Path) -> tuple[tuple[str, Place], ...]:
     return tuple(out)
 
 
+def explain_resolution(spec: str, place: Place, reference_dir: Path = REFERENCE_DIR) -> str | None:
+    """A sentence saying which place a typed name was resolved to when a pilot's name also
+    starts with it (e.g. 'Dorset' is the district, not 'Dorset, Poole and Bournemouth'), or
+    None when the name was not ambiguous."""
+    if place.kind == "pilot":
+        return None
+    key = match_key(spec)
+    others = sorted(
+        p.name
+        for p in pilots(reference_dir).values()
+        if p.districts != place.districts
+        and any(match_key(label).startswith(key) for label in (p.name, *p.aliases))
+    )
+    if not key or not others:
+        return None
+    names = " or ".join(f"'{n}'" for n in others)
+    what = "England" if place.name == ENGLAND_NAME else f"{place.name} ({_codes_label(place)})"
+    return f"{spec.strip()}: resolved to {what}; the pilot is {names} (type its name for it)"
+
+
+def _codes_label(place: Place) -> str:
+    n = len(place.districts)
+    return place.districts[0] if n == 1 else f"{n} districts"
+
+
 def _by_name(text: str, districts: pd.DataFrame, known: Mapping[str, Place]) -> Place | None:
-    """Exact pilot name or alias, then exact area name, then a unique pilot prefix."""
+    """Exact pilot name or alias, then England or an exact area name, then a unique pilot
+    prefix. A pilot alias never takes an area's own name (pilots.toml's convention: a member
+    district's name means that district), so the order of the first two cannot matter."""
     key = match_key(text)
     names: dict[str, set[str]] = {}
     for place in known.values():
@@ -160,11 +191,25 @@ def _by_name(text: str, districts: pd.DataFrame, known: Mapping[str, Place]) -> 
             names.setdefault(match_key(label), set()).add(place.name)
     if key in names:
         return known[_only(names[key], text)]
+    if key == match_key(ENGLAND_NAME):
+        return _place_from_codes([ENGLAND_CODE], districts, single=True)
     area = _area_by_name(key, districts)
     if area is not None:
         return area
     hits = {p for label, ps in names.items() if label.startswith(key) for p in ps}
     return known[_only(hits, text)] if hits else None
+
+
+def alias_clashes(districts: pd.DataFrame, reference_dir: Path = REFERENCE_DIR) -> list[str]:
+    """Pilot names or aliases that are also the own name of a district, county or region with
+    other districts than the pilot (pilots.toml must have none: such a name means the area)."""
+    out = []
+    for place in pilots(reference_dir).values():
+        for label in (place.name, *place.aliases):
+            area = _area_by_name(match_key(label), districts)
+            if area is not None and area.districts != place.districts:
+                out.append(f"{place.name}: '{label}' is also {area.name}")
+    return out
 
 
 def _only(hits: set[str], text: str) -> str:
@@ -224,6 +269,8 @@ def _place_from_codes(codes: list[str], districts: pd.DataFrame, single: bool) -
 
 def _expand(code: str, districts: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The 2019 district rows a code stands for, and the code's name."""
+    if code == ENGLAND_CODE:
+        return districts, ENGLAND_NAME
     for code_col, name_col in (
         ("area_code", "area_name"),
         ("county_code", "utla_name"),
@@ -251,7 +298,8 @@ def _bad_code_message(code: str) -> str:
             "translate older or newer ones (see lookups/la_code_changes_2018_2025.csv)"
         )
     return (
-        f"{code} is not a 2019 district (E06/E07/E08/E09), shire county (E10) or region (E12) code"
+        f"{code} is not a 2019 district (E06/E07/E08/E09), shire county (E10), region (E12) "
+        f"or England ({ENGLAND_CODE}) code"
     )
 
 
@@ -272,9 +320,10 @@ def _unknown_message(spec: str, reference_dir: Path) -> str:
     except UnknownPlaceError:
         names = "(pilot definitions missing)"
     return (
-        f"unknown place '{spec}'. Give a pilot ({names}); a GSS code of a 2019 district, "
-        "county (E10) or region (E12); a comma-separated list of such codes; or a .toml/.yaml "
-        "place file with name, source and districts."
+        f"unknown place '{spec}'. Give a pilot ({names}); England, a region's, county's or "
+        "district's name; a GSS code of a 2019 district, county (E10) or region (E12); a "
+        "comma-separated list of such codes; or a .toml/.yaml place file with name, source "
+        "and districts."
     )
 
 
