@@ -10,12 +10,16 @@ may be asked for and are marked as such.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
+from totalplace.count.result import CountResult
 from totalplace.errors import TotalPlaceError
+
+_D = TypeVar("_D")
 
 
 def latest_outturn(deflators: pd.DataFrame) -> str:
@@ -110,14 +114,56 @@ def with_real_column(
     )
 
 
+#: CountResult frames that hold money, each in an ``amount_pence`` column.
+_COUNT_MONEY_FRAMES = (
+    "rows",
+    "districts",
+    "reported_by_councils",
+    "replaced",
+    "lines",
+    "eliminated",
+    "cra_lines",
+)
+
+
+def scaled_copy(obj: _D, factor: float, frames: Iterable[str], pence: Iterable[str] = ()) -> _D:
+    """A copy of the dataclass ``obj`` with the ``*_pence`` columns of its ``frames`` and its
+    ``pence`` whole-pence fields multiplied by ``factor`` (rounded to whole pence)."""
+    changes: dict[str, Any] = {
+        name: in_prices(frame, factor, [c for c in frame.columns if str(c).endswith("_pence")])
+        for name in frames
+        if (frame := getattr(obj, name)) is not None
+    }
+    changes |= {name: round(getattr(obj, name) * factor) for name in pence}
+    return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+
+
+def prices_caveat(year: str, factor: float, base_year: str) -> str:
+    return (
+        f"Figures are in {base_year} prices: cash for {year} multiplied by {factor:.4f} "
+        "(HM Treasury GDP deflators)."
+    )
+
+
+def count_in_prices(result: CountResult, factor: float, base_year: str) -> CountResult:
+    """``result`` with every amount (rows, districts, councils' outturn, replaced, lines,
+    eliminated) multiplied by ``factor`` into ``base_year`` prices, in whole pence. A caveat
+    says so."""
+    out = scaled_copy(result, factor, _COUNT_MONEY_FRAMES)
+    out.caveats = [prices_caveat(result.year, factor, base_year), *result.caveats]
+    return out
+
+
 def prices_label(base_year: str) -> str:
     """How real figures are labelled everywhere: '(2018-19 prices)'."""
     return f"({base_year} prices)"
 
 
-def in_prices(frame: pd.DataFrame, factor: float, columns: Iterable[str]) -> pd.DataFrame:
-    """A copy of ``frame`` with its money ``columns`` multiplied by ``factor``; integer
-    (pence) columns stay integer pence, rounded half to even."""
+def in_prices(
+    frame: pd.DataFrame, factor: float | pd.Series, columns: Iterable[str]
+) -> pd.DataFrame:
+    """A copy of ``frame`` with its money ``columns`` multiplied by ``factor`` (one number, or
+    one per row); integer (pence) columns stay integer pence, rounded half to even."""
     out = frame.copy()
     for c in columns:
         if c not in out:
