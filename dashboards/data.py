@@ -530,6 +530,22 @@ def in_terms(
     return in_prices(frame, frame["year"].astype(str).map(factors), columns)
 
 
+@lru_cache(maxsize=32)
+def place_series(place: str) -> pd.DataFrame:
+    """``place``'s count in every year (``totalplace.count.series.count_series``: the counts'
+    own totals, with release and outturn per year) beside England and the other pilots
+    (``group_series``), in cash; ``role`` is 'place', 'pilot' or 'england'."""
+    from totalplace.count.series import count_series
+
+    own = count_series(count(place, y) for y in years()).assign(role="place")
+    others = group_series((*pilot_members().items(), england()))
+    if len(others):
+        others = others[others["name"] != place]
+        roles = others["name"].eq("England").map({True: "england", False: "pilot"})
+        others = others.assign(role=roles)
+    return pd.concat([own, others], ignore_index=True)
+
+
 _CACHED = (
     pilot_names,
     years,
@@ -557,6 +573,7 @@ _CACHED = (
     population_years,
     real_factors,
     count_in,
+    place_series,
 )
 
 
