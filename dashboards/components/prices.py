@@ -19,6 +19,11 @@ from dashboards.components.controls import choose, control
 TERMS_KEY = "terms"
 
 
+def terms_field(component_id: str) -> tuple[str, str, str, str]:
+    """The switch as a ``url_sync`` field: cash, the default, is left out of the URL."""
+    return (TERMS_KEY, component_id, "value", "cash")
+
+
 def terms_value(value: Any) -> str:
     """The switch's value from a URL ('cash' unless it says 'real' and deflators are loaded)."""
     chosen = choose(value, data.TERMS, "cash") or "cash"

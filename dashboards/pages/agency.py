@@ -31,7 +31,7 @@ from dashboards.components.layout import (
     figure_panel,
     grid,
 )
-from dashboards.components.prices import terms_switch, terms_value
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES, compare_lines, compare_ranked, function_stack
 from totalplace.errors import TotalPlaceError
@@ -143,7 +143,7 @@ url_sync(
         ("year", YEAR),
         ("measure", MEASURE),
         ("place", PLACE),
-        ("terms", TERMS),
+        terms_field(TERMS),
     ],
 )
 

@@ -38,7 +38,7 @@ from dashboards.components.layout import (
     figure_panel,
     grid,
 )
-from dashboards.components.prices import terms_switch, terms_value
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES, compare_lines, compare_ranked
 from totalplace.errors import TotalPlaceError
@@ -147,7 +147,7 @@ url_sync(
         ("measure", MEASURE),
         ("function", FUNCTION),
         ("peers", PEERS),
-        ("terms", TERMS),
+        terms_field(TERMS),
     ],
 )
 

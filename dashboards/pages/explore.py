@@ -25,7 +25,7 @@ from dashboards.components.downloads import (
     table_downloads,
 )
 from dashboards.components.layout import error_page
-from dashboards.components.prices import terms_switch, terms_value
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.money import format_count, format_gbp
 from totalplace.errors import TotalPlaceError
 from totalplace.queries import LineFilter
@@ -220,7 +220,7 @@ url_sync(
         ("basis", BASIS),
         ("q", TEXT),
         ("sort", SORT, "data"),
-        ("terms", TERMS),
+        terms_field(TERMS),
     ],
 )
 

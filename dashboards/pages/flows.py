@@ -23,7 +23,7 @@ from dashboards.components.downloads import (
     table_downloads,
 )
 from dashboards.components.layout import error_page, figure, grid
-from dashboards.components.prices import terms_switch, terms_value
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.money import format_gbp
 from dashboards.figures.sankey import TOP_FUNDERS, flow_sankey
@@ -110,7 +110,7 @@ def layout(
     )
 
 
-url_sync(URL, [("place", PLACE), ("year", YEAR), ("top", TOP), ("terms", TERMS)])
+url_sync(URL, [("place", PLACE), ("year", YEAR), ("top", TOP), terms_field(TERMS)])
 
 
 def _rows(flows: Any) -> list[dict[str, Any]]:

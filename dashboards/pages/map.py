@@ -28,7 +28,7 @@ from dashboards.components.downloads import (
 )
 from dashboards.components.geomap import merge_geometry
 from dashboards.components.layout import AMOUNT_COLUMNS, MEASURE_OPTIONS, error_page, grid
-from dashboards.components.prices import terms_switch, terms_value
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES
 from dashboards.figures.maps import area_choropleth, view_for
@@ -171,7 +171,7 @@ url_sync(
         ("agency", AGENCY),
         ("level", LEVEL),
         ("area", AREA),
-        ("terms", TERMS),
+        terms_field(TERMS),
     ],
 )
 

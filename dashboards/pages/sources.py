@@ -24,7 +24,7 @@ from dashboards.components.downloads import (
 )
 from dashboards.components.kpi import kpi_card, kpi_row
 from dashboards.components.layout import error_page, figure_panel, grid
-from dashboards.components.prices import terms_switch, terms_value
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import coverage_heatmap
 from dashboards.figures.money import format_count
@@ -302,7 +302,7 @@ def caveats() -> list[str]:
     return out
 
 
-url_sync(URL, [("source", SOURCE), ("colour", COLOUR), ("terms", TERMS)])
+url_sync(URL, [("source", SOURCE), ("colour", COLOUR), terms_field(TERMS)])
 
 
 @callback(

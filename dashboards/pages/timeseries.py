@@ -24,7 +24,7 @@ from dashboards.components.downloads import (
     table_downloads,
 )
 from dashboards.components.layout import error_page, figure_panel, grid
-from dashboards.components.prices import terms_switch, terms_value
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.timeseries import timeseries_figure
 from totalplace.count.series import series_breaks
@@ -101,7 +101,7 @@ def layout(place: str | None = None, terms: str | None = None, **_other: Any) ->
     )
 
 
-url_sync(URL, [("place", PLACE), ("terms", TERMS)])
+url_sync(URL, [("place", PLACE), terms_field(TERMS)])
 
 
 def _table(place: str) -> Any:
