@@ -8,13 +8,14 @@ process (``functools.lru_cache``): the workspace is read-only while the dashboar
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
 from totalplace import queries
-from totalplace.errors import StoreError
+from totalplace.errors import StoreError, TotalPlaceError
 
 if TYPE_CHECKING:
     from totalplace.count.result import CountResult
@@ -470,6 +471,99 @@ def warm() -> list[str]:
     return missing
 
 
+# -- cash or real terms ------------------------------------------------------------------------
+
+#: How money is shown: ``cash`` as published, ``real`` in the deflators' latest outturn year's
+#: prices (HM Treasury GDP deflators; ``totalplace.count.deflators``).
+TERMS = ("cash", "real")
+#: The money columns of the analysts' frames (pence stay whole pence when deflated).
+MONEY_COLUMNS = ("amount_pence", "amount_gbp", "per_head_gbp")
+
+
+@lru_cache(maxsize=1)
+def real_factors() -> tuple[dict[str, float], str] | None:
+    """``({year: factor into prices-year prices}, prices year)``; None without deflators."""
+    factors = getattr(get_workspace(), "real_terms_factors", None)
+    if factors is None:  # a workspace without deflators (or a test stub)
+        return None
+    with _query_lock:
+        found: tuple[dict[str, float], str] | None = factors()
+        return found
+
+
+def prices_year() -> str | None:
+    """The year real figures are in ('2018-19'), or None without deflators."""
+    found = real_factors()
+    return None if found is None else found[1]
+
+
+def terms_label(terms: str | None) -> str:
+    """'' for cash; ' (2018-19 prices)' for real: appended to every real figure's title."""
+    from totalplace.count.deflators import prices_label
+
+    base = prices_year()
+    return f" {prices_label(base)}" if terms == "real" and base else ""
+
+
+def real_factor(year: str, terms: str | None) -> float:
+    """What ``year``'s cash is multiplied by to show it in ``terms`` (1 for cash)."""
+    if terms != "real":
+        return 1.0
+    found = real_factors()
+    if found is None:
+        raise TotalPlaceError("real terms need GDP deflators: run `totalplace build`")
+    if year not in found[0]:
+        raise TotalPlaceError(f"no GDP deflator for {year}: shown in cash only")
+    return found[0][year]
+
+
+@lru_cache(maxsize=256)
+def count_in(place: str, year: str, terms: str | None) -> CountResult:
+    """``count(place, year)`` in cash or in real terms (every amount deflated)."""
+    result = count(place, year)
+    if terms != "real":
+        return result
+    from totalplace.count.deflators import count_in_prices
+
+    return count_in_prices(result, real_factor(year, terms), str(prices_year()))
+
+
+def in_terms(
+    frame: pd.DataFrame,
+    terms: str | None,
+    year: str | None = None,
+    columns: Iterable[str] = MONEY_COLUMNS,
+) -> pd.DataFrame:
+    """``frame``'s money ``columns`` in ``terms``: one ``year``'s factor, or each row's by its
+    ``year`` column when ``year`` is None."""
+    if terms != "real":
+        return frame
+    from totalplace.count.deflators import in_prices
+
+    if year is not None:
+        return in_prices(frame, real_factor(year, terms), columns)
+    if frame.empty:
+        return frame
+    factors = {y: real_factor(y, terms) for y in frame["year"].astype(str).unique()}
+    return in_prices(frame, frame["year"].astype(str).map(factors), columns)
+
+
+@lru_cache(maxsize=32)
+def place_series(place: str) -> pd.DataFrame:
+    """``place``'s count in every year (``totalplace.count.series.count_series``: the counts'
+    own totals, with release and outturn per year) beside England and the other pilots
+    (``group_series``), in cash; ``role`` is 'place', 'pilot' or 'england'."""
+    from totalplace.count.series import count_series
+
+    own = count_series(count(place, y) for y in years()).assign(role="place")
+    others = group_series((*pilot_members().items(), england()))
+    if len(others):
+        others = others[others["name"] != place]
+        roles = others["name"].eq("England").map({True: "england", False: "pilot"})
+        others = others.assign(role=roles)
+    return pd.concat([own, others], ignore_index=True)
+
+
 _CACHED = (
     pilot_names,
     years,
@@ -496,6 +590,9 @@ _CACHED = (
     quarantine_counts,
     quarantine_sample,
     population_years,
+    real_factors,
+    count_in,
+    place_series,
 )
 
 

@@ -95,8 +95,9 @@ def default_theme(place: str | None) -> str:
     return chosen if chosen in ids else (FALLBACK_THEME if FALLBACK_THEME in ids else min(ids))
 
 
-def breakdown(place: str, year: str, theme: str) -> ThemeBreakdown:
-    """The deep dive of ``theme`` in ``place`` and ``year`` (shared: treat as read-only).
+def breakdown(place: str, year: str, theme: str, terms: str | None = None) -> ThemeBreakdown:
+    """The deep dive of ``theme`` in ``place`` and ``year`` (shared: treat as read-only), in
+    cash or, with ``terms='real'``, every amount in the deflators' prices year.
 
     Computed once per key even when two callbacks ask at the same moment (the page's theme and
     drill-down callbacks both fire on load): the second waits for the first's answer instead of
@@ -104,7 +105,19 @@ def breakdown(place: str, year: str, theme: str) -> ThemeBreakdown:
     """
     workspace: Any = data.get_workspace()  # cached by identity (the workspace is read-only)
     with _key_lock((workspace, place, year, theme)):
-        return _breakdown(workspace, place, year, theme)
+        cash = _breakdown(workspace, place, year, theme)
+    if terms != "real":
+        return cash
+    return _in_prices(workspace, place, year, theme)
+
+
+@lru_cache(maxsize=64)
+def _in_prices(workspace: Any, place: str, year: str, theme: str) -> ThemeBreakdown:
+    """The cash breakdown with every amount in the deflators' prices year."""
+    from totalplace.deepdive.engine import breakdown_in_prices
+
+    cash = breakdown(place, year, theme)
+    return breakdown_in_prices(cash, data.real_factor(year, "real"), str(data.prices_year()))
 
 
 #: Locks striped by key: callers of the same key queue, different keys rarely share a lock.
@@ -118,9 +131,16 @@ def _key_lock(key: Hashable) -> threading.Lock:
 T = TypeVar("T")
 
 
-def view(place: str, year: str, theme: str, build: Callable[..., T], *key: str) -> T:
-    """``build(breakdown(place, year, theme), *key)``, built once per place, year, theme,
-    builder and ``key`` (e.g. a drill-down selection) and shared afterwards.
+def view(
+    place: str,
+    year: str,
+    theme: str,
+    build: Callable[..., T],
+    *key: str,
+    terms: str | None = None,
+) -> T:
+    """``build(breakdown(place, year, theme, terms), *key)``, built once per place, year,
+    theme, terms, builder and ``key`` (e.g. a drill-down selection) and shared afterwards.
 
     The page's callbacks turn a breakdown into figures, grid rows and text; that costs more
     than a repeat visit should, so each callback passes its builder here and a repeat is a
@@ -129,7 +149,7 @@ def view(place: str, year: str, theme: str, build: Callable[..., T], *key: str) 
     again.
     """
     workspace: Any = data.get_workspace()  # cached by identity (read-only while serving)
-    return cast(T, _view(workspace, place, year, theme, build, *key))
+    return cast(T, _view(workspace, place, year, theme, terms, build, *key))
 
 
 #: Built views kept (least recently used dropped first): every pilot, theme and a few
@@ -139,9 +159,15 @@ VIEW_CACHE_SIZE = 512
 
 @lru_cache(maxsize=VIEW_CACHE_SIZE)
 def _view(
-    workspace: Any, place: str, year: str, theme: str, build: Callable[..., Any], *key: str
+    workspace: Any,
+    place: str,
+    year: str,
+    theme: str,
+    terms: str | None,
+    build: Callable[..., Any],
+    *key: str,
 ) -> Any:
-    return build(breakdown(place, year, theme), *key)
+    return build(breakdown(place, year, theme, terms), *key)
 
 
 @lru_cache(maxsize=64)
@@ -213,4 +239,5 @@ def file_stem(result: ThemeBreakdown) -> str:
 def clear_caches() -> None:
     themes.cache_clear()
     _breakdown.cache_clear()
+    _in_prices.cache_clear()
     _view.cache_clear()

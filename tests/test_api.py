@@ -165,6 +165,19 @@ def test_deepdive_equals_the_library(client, workspace) -> None:  # type: ignore
     assert body["source"]["population_year"] == result.population_year
 
 
+def test_real_terms_in_a_chosen_years_prices(client, workspace) -> None:  # type: ignore[no-untyped-def]
+    default = get(client, KENT)["real_terms"]
+    older = get(client, KENT + "&prices=2008-09")["real_terms"]
+    assert default["base_year"] == "2018-19" and older["base_year"] == "2008-09"
+    want = workspace.count("Kent", "2010-11", prices="2008-09").real_terms
+    assert older["factor"] == pytest.approx(want["factor"])
+    assert older["total_gbp"] == pytest.approx(want["total_gbp"], abs=0.01)
+    dive = get(client, "/api/v1/deepdive?place=Kent&year=2010-11&theme=older_people&prices=2008-09")
+    assert dive["real_terms"]["total_gbp"] == pytest.approx(
+        dive["total_gbp"] * older["factor"], abs=0.01
+    )
+
+
 @pytest.mark.parametrize("year", ["2010-11", "2005-06"])
 def test_flows_balance_to_the_count(client, workspace, year: str) -> None:  # type: ignore[no-untyped-def]
     body = get(client, f"/api/v1/flows?place=Kent&year={year}")
@@ -292,6 +305,8 @@ def test_rows_order_is_deterministic(client) -> None:  # type: ignore[no-untyped
         ("/api/v1/count?place=" + "x" * 3000 + "&year=2010-11", 400),
         ("/api/v1/count?place=Kent&year=2010-11&extra=1", 400),
         ("/api/v1/count?place=Kent&place=Durham&year=2010-11", 400),
+        ("/api/v1/count?place=Kent&year=2010-11&prices=2010", 400),
+        ("/api/v1/count?place=Kent&year=2010-11&prices=2099-00", 422),
         ("/api/v1/deepdive?place=Kent&year=2010-11", 400),
         ("/api/v1/deepdive?place=Kent&year=2010-11&theme=nope", 404),
         ("/api/v1/deepdive?place=Kent&year=2010-11&theme=..%2Fx", 400),

@@ -52,6 +52,7 @@ SAMPLES: dict[str, Sample] = {
     "grants360": Sample("grants/360giving_covid19_grants_2020-05-07.json", 1_200),
     "fdp": Sample("fixtures/fdp-minimal/datapackage.json", 3),
     "mapped": Sample("fixtures/police-return.csv", 2),
+    "hmt_deflators": Sample("deflators/hmt_gdp_deflators_budget_2020-03.xlsx", 70),
 }
 
 #: Targets other than the ledger: the columns each reference table takes, and which are counts.
@@ -60,6 +61,7 @@ REFERENCE_TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("area_code", "area_name", "mid_year", "age", "persons", "row"),
         ("mid_year", "age", "persons", "row"),
     ),
+    "deflators": (("year", "index", "status", "base_year", "row"), ("row",)),
 }
 
 ADAPTERS = sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})

@@ -195,6 +195,20 @@ DriverOpt = Annotated[
 ]
 
 
+PricesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--prices", help="Real terms in this financial year's prices (default: latest outturn)."
+    ),
+]
+
+
+def _prices(prices: str | None) -> str | None:
+    from totalplace.ingest.values import normalise_financial_year
+
+    return normalise_financial_year(prices) if prices else None
+
+
 def _overrides(drivers: list[str] | None) -> dict[str, str]:
     out = {}
     for d in drivers or []:
@@ -239,10 +253,11 @@ def count(
             help="Show the source lines of the count row with this id ('all': every row)."
         ),
     ] = None,
+    prices: PricesOpt = None,
 ) -> None:
     """High-level count of identifiable public spend in a place for a year; every row leads to
     its source lines (file, row, amount, share taken)."""
-    from totalplace.count.engine import CountOptions, count_place
+    from totalplace.count.engine import CountOptions, count_place, with_prices
     from totalplace.geography.places import explain_resolution
     from totalplace.ingest.values import normalise_financial_year
     from totalplace.workspace import Workspace
@@ -252,6 +267,7 @@ def count(
         opts = CountOptions(drivers=_overrides(driver), use_outturn=outturn)
         chosen = ws.place(place)
         result = count_place(ws.store, chosen, normalise_financial_year(year), opts)
+        result = with_prices(ws.store, result, _prices(prices))
     except (TotalPlaceError, ValueError) as exc:
         _fail(exc)
         return
@@ -298,11 +314,9 @@ def count(
     shares = result.rows.groupby("confidence")["amount_pence"].sum() / max(result.total_pence, 1)
     console.print("confidence: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
     if result.real_terms is not None:
-        rt = result.real_terms
-        console.print(
-            f"in {rt['base_year']} prices: £{rt['total_gbp']:,.0f} "
-            f"(£{rt['per_head_gbp'] or 0:,.0f} per head; GDP deflator x{rt['factor']:.4f})"
-        )
+        from totalplace.count.deflators import describe_real_terms
+
+        console.print(describe_real_terms(result.real_terms))
     if result.reported_by_councils is not None:
         console.print(
             "of which reported by councils (revenue outturn): "
@@ -360,10 +374,12 @@ def reconcile(
     mirror: MirrorOpt = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write .csv/.xlsx.")] = None,
+    prices: PricesOpt = None,
 ) -> None:
     """The tool's counts beside the figures the pilots published, with the gaps explained."""
     import pandas as pd
 
+    from totalplace.count.deflators import with_real_column
     from totalplace.count.reconcile import reconcile as run
     from totalplace.sources.catalogue import get_source, locate
     from totalplace.workspace import Workspace
@@ -371,8 +387,14 @@ def reconcile(
     settings = _settings(workspace, mirror)
     try:
         path = locate(get_source("tp_published_figures"), settings.require_mirror())
-        table_df = run(Workspace(settings), pd.read_csv(path))
-    except TotalPlaceError as exc:
+        ws = Workspace(settings)
+        table_df = run(ws, pd.read_csv(path))
+        series, base = ws.deflators(), _prices(prices)
+        if series is None and base:
+            raise TotalPlaceError(f"--prices {base}: no GDP deflator series is loaded")
+        for col in ("published_gbp", "tool_gbp") if series is not None else ():
+            table_df = with_real_column(table_df, series, base, value=col)
+    except (TotalPlaceError, ValueError) as exc:
         _fail(exc)
         return
     if format == "json":
@@ -410,6 +432,11 @@ def reconcile(
             str(r.gap_attribution),
         )
     console.print(basis)
+    if "prices" in table_df and len(table_df):
+        console.print(
+            f"[dim]published_real_gbp, tool_real_gbp (--format json/csv): "
+            f"{table_df['prices'].iloc[0]} prices[/]"
+        )
 
 
 @app.command("driver-add")
@@ -681,22 +708,18 @@ def deflators(
     ],
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Load HM Treasury's GDP deflators so counts also show real terms."""
-    from totalplace.count.deflators import PUBLISHER_PAGE, read_hmt_deflators
+    """Load another HM Treasury GDP deflator workbook (`build` loads the catalogued one); the
+    series loaded last is the one counts use for real terms."""
+    from totalplace.ingest.pipeline import ingest_file
     from totalplace.ledger.store import Store
 
-    try:
-        frame = read_hmt_deflators(path).assign(
-            source=f"HM Treasury, {path.name} ({PUBLISHER_PAGE})"
-        )
-        with Store(_settings(workspace).store_path) as store:
-            store.replace_table("deflators", frame)
-    except TotalPlaceError as exc:
-        _fail(exc)
+    with Store(_settings(workspace).store_path) as store:
+        report = ingest_file(store, path, adapter="hmt_deflators")
+    if report.status == "error":
+        _fail(TotalPlaceError(report.message))
         return
     console.print(
-        f"{len(frame)} financial years of GDP deflators loaded "
-        f"({frame['year'].min()} to {frame['year'].max()})"
+        f"{report.rows_ledger} financial years of GDP deflators {report.status} ({report.message})"
     )
 
 

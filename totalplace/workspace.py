@@ -90,11 +90,35 @@ class Workspace:
         return dict(json.loads(row["value"].iloc[0]))
 
     # -- figures ---------------------------------------------------------------------------
-    def count(self, place: str | Place, year: str) -> CountResult:
-        from totalplace.count.engine import count_place
+    def count(self, place: str | Place, year: str, prices: str | None = None) -> CountResult:
+        """The default count of ``place`` for ``year``; real terms in ``prices``-year prices
+        (default: the deflators' latest outturn year)."""
+        from totalplace.count.engine import count_place, with_prices
 
         p = place if isinstance(place, Place) else self.place(place)
-        return self.results.count(p, year) or count_place(self.store, p, year)
+        result = self.results.count(p, year) or count_place(self.store, p, year)
+        return with_prices(self.store, result, prices)
+
+    def deflators(self) -> pd.DataFrame | None:
+        """The GDP deflator series in use (``year, index, status, source_id``), or None."""
+        from totalplace.count.engine import deflator_series
+
+        return deflator_series(self.store)
+
+    def real_terms_factors(self, prices: str | None = None) -> tuple[dict[str, float], str] | None:
+        """``({year: factor into prices-year prices}, prices year)`` for every year with a
+        deflator, or None without a series; an unknown ``prices`` year is a TotalPlaceError."""
+        from totalplace.count.deflators import latest_outturn, real_terms_factors
+
+        series = self.deflators()
+        if series is None:
+            if prices:
+                from totalplace.errors import TotalPlaceError
+
+                raise TotalPlaceError(f"prices {prices}: no GDP deflator series is loaded")
+            return None
+        base = prices or latest_outturn(series)
+        return real_terms_factors(series, series["year"], base), base
 
     def district_spend(self, year: str) -> pd.DataFrame:
         """Every English district's count of ``year`` by agency, function and basis

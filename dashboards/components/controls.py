@@ -94,10 +94,12 @@ def query_string(state: Mapping[str, Any]) -> str:
 
 
 def url_sync(url_id: str, fields: Sequence[tuple[str, ...]]) -> None:
-    """Write the controls ``fields`` ((query key, component id[, property]) tuples; property
-    'value' by default) into ``url_id``'s search whenever one changes. Registered once, when
-    the page module is imported."""
+    """Write the controls ``fields`` ((query key, component id[, property[, default]]) tuples;
+    property 'value' by default; a value equal to its default is left out of the URL) into
+    ``url_id``'s search whenever one changes. Registered once, when the page module is
+    imported."""
     keys = [f[0] for f in fields]
+    defaults = {f[0]: f[3] for f in fields if len(f) > 3}
 
     @callback(
         Output(url_id, "search"),
@@ -105,4 +107,5 @@ def url_sync(url_id: str, fields: Sequence[tuple[str, ...]]) -> None:
         prevent_initial_call=True,
     )
     def _sync(*values: Any) -> str:
-        return query_string(dict(zip(keys, values, strict=True)))
+        state = dict(zip(keys, values, strict=True))
+        return query_string({k: None if defaults.get(k) == v else v for k, v in state.items()})

@@ -31,6 +31,7 @@ from dashboards.components.layout import (
     figure_panel,
     grid,
 )
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES, compare_lines, compare_ranked, function_stack
 from totalplace.errors import TotalPlaceError
@@ -46,6 +47,7 @@ TYPE, AGENCY, YEAR, MEASURE, PLACE, URL = (
 RANKED, FUNCTIONS, LINES, TABLE, NOTE = (
     f"{P}{k}" for k in ("ranked", "functions", "lines", "table", "note")
 )
+TERMS = f"{P}terms"
 ALL = "all"
 DEFAULT_TYPE = "NHS and health"
 GRID_COLUMNS: list[dict[str, Any]] = [
@@ -61,6 +63,7 @@ def layout(
     year: str | None = None,
     measure: str | None = None,
     place: str | None = None,
+    terms: str | None = None,
     **_other: Any,
 ) -> html.Div:
     """The profile in the URL query."""
@@ -113,6 +116,7 @@ def layout(
                         placeholder="A pilot…",
                     ),
                 ),
+                terms_switch(TERMS, terms),
             ),
             html.P(id=NOTE, className="note"),
             html.Div(
@@ -133,7 +137,14 @@ def layout(
 
 url_sync(
     URL,
-    [("type", TYPE), ("agency", AGENCY), ("year", YEAR), ("measure", MEASURE), ("place", PLACE)],
+    [
+        ("type", TYPE),
+        ("agency", AGENCY),
+        ("year", YEAR),
+        ("measure", MEASURE),
+        ("place", PLACE),
+        terms_field(TERMS),
+    ],
 )
 
 
@@ -158,11 +169,13 @@ def _groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
     return (*data.pilot_members().items(), data.england())
 
 
-def _frames(agency_type: str, agency: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _frames(
+    agency_type: str, agency: str | None, terms: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     body = None if agency in (None, ALL) else agency
     totals = data.group_series(_groups(), agency_type=agency_type, agency=body)
     by_fn = data.group_series(_groups(), agency_type=agency_type, agency=body, by="function")
-    return totals, by_fn
+    return data.in_terms(totals, terms_value(terms)), data.in_terms(by_fn, terms_value(terms))
 
 
 def _roles(frame: pd.DataFrame, place: str | None) -> pd.DataFrame:
@@ -183,6 +196,7 @@ def _roles(frame: pd.DataFrame, place: str | None) -> pd.DataFrame:
     Input(YEAR, "value"),
     Input(MEASURE, "value"),
     Input(PLACE, "value"),
+    Input(TERMS, "value"),
 )
 def update_profile(
     agency_type: str | None,
@@ -190,6 +204,7 @@ def update_profile(
     year: str | None,
     measure: str | None,
     place: str | None,
+    terms: str | None = None,
 ) -> tuple[Any, ...]:
     """The ranking, the years, the functions, the table and a note on what is included."""
     if not agency_type or not year:
@@ -197,12 +212,12 @@ def update_profile(
         return fig, fig, fig, [], ""
     measure = measure if measure in MEASURES else "per_head"
     try:
-        totals, by_fn = _frames(agency_type, agency)
+        totals, by_fn = _frames(agency_type, agency, terms)
     except TotalPlaceError as exc:
         fig = empty_figure(str(exc))
         return fig, fig, fig, [], ""
     who = agency if agency and agency != ALL else agency_type
-    label = MEASURES[measure][1]
+    label = MEASURES[measure][1] + data.terms_label(terms)
     totals = _roles(totals, place)
     one_year = totals[totals["year"] == year]
     if not one_year["amount_gbp"].abs().sum():
@@ -229,16 +244,22 @@ def update_profile(
     *download_inputs(TABLE),
     State(TYPE, "value"),
     State(AGENCY, "value"),
+    State(TERMS, "value"),
     prevent_initial_call=True,
 )
 def download_table(
-    _csv: int, _xlsx: int, _notes: int, agency_type: str | None, agency: str | None
+    _csv: int,
+    _xlsx: int,
+    _notes: int,
+    agency_type: str | None,
+    agency: str | None,
+    terms: str | None = None,
 ) -> Any:
     """Every pilot and year, by function, as CSV / XLSX / notes."""
     fmt = clicked_format(TABLE)
     if not fmt or not agency_type:
         return no_update
-    _, by_fn = _frames(agency_type, agency)
+    _, by_fn = _frames(agency_type, agency, terms)
     who = agency if agency and agency != ALL else agency_type
     cols = [
         "year",
@@ -250,7 +271,8 @@ def download_table(
         "per_head_gbp",
     ]
     notes = [
-        f"totalplace agency profile: {who} in the 13 Total Place pilots and England, by function.",
+        f"totalplace agency profile: {who} in the 13 Total Place pilots and England, by "
+        f"function{data.terms_label(terms) or ' (cash)'}.",
         "Spend: the count's lines (CRA apportioned by drivers; own outturn where loaded).",
         "Sources: HM Treasury Country and Regional Analysis; DCLG revenue outturn; ONS "
         "population estimates (Open Government Licence v3.0).",

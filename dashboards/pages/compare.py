@@ -38,6 +38,7 @@ from dashboards.components.layout import (
     figure_panel,
     grid,
 )
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES, compare_lines, compare_ranked
 from totalplace.errors import TotalPlaceError
@@ -51,6 +52,7 @@ PLACE, YEAR, MEASURE, FUNCTION, PEERS, URL = (
     f"{P}{k}" for k in ("place", "year", "measure", "function", "peers", "url")
 )
 LINES, RANKED, TABLE, NOTE = (f"{P}{k}" for k in ("lines", "ranked", "table", "note"))
+TERMS = f"{P}terms"
 ALL = "all"
 GRID_COLUMNS: list[dict[str, Any]] = [
     {"field": "name", "headerName": "Place or area", "flex": 2, "minWidth": 200},
@@ -65,6 +67,7 @@ def layout(
     measure: str | None = None,
     function: str | None = None,
     peers: Any = None,
+    terms: str | None = None,
     **_other: Any,
 ) -> html.Div:
     """The comparison in the URL query."""
@@ -118,6 +121,7 @@ def layout(
                     ),
                     wide=True,
                 ),
+                terms_switch(TERMS, terms),
             ),
             html.P(id=NOTE, className="note"),
             html.Div(
@@ -143,6 +147,7 @@ url_sync(
         ("measure", MEASURE),
         ("function", FUNCTION),
         ("peers", PEERS),
+        terms_field(TERMS),
     ],
 )
 
@@ -172,10 +177,12 @@ def _groups(
     return tuple(groups), roles
 
 
-def _frame(place: str, peers: list[str], function: str | None) -> pd.DataFrame:
+def _frame(
+    place: str, peers: list[str], function: str | None, terms: str | None = None
+) -> pd.DataFrame:
     groups, roles = _groups(place, peers)
     fn = None if function in (None, ALL) else function
-    frame = data.group_series(groups, function_code=fn)
+    frame = data.in_terms(data.group_series(groups, function_code=fn), terms_value(terms))
     return frame.assign(role=frame["name"].map(roles))
 
 
@@ -194,6 +201,7 @@ def _population_sentence(frame: pd.DataFrame) -> str:
     Input(MEASURE, "value"),
     Input(FUNCTION, "value"),
     Input(PEERS, "value"),
+    Input(TERMS, "value"),
 )
 def update_compare(
     place: str | None,
@@ -201,6 +209,7 @@ def update_compare(
     measure: str | None,
     function: str | None,
     peers: list[str] | None,
+    terms: str | None = None,
 ) -> tuple[Any, ...]:
     """Lines over the years, the ranking in the chosen year, its table and the population note."""
     if not place or not year:
@@ -208,13 +217,13 @@ def update_compare(
         return fig, fig, [], ""
     measure = measure if measure in MEASURES else "per_head"
     try:
-        frame = _frame(place, peers or [], function)
+        frame = _frame(place, peers or [], function, terms)
     except TotalPlaceError as exc:
         fig = empty_figure(str(exc))
         return fig, fig, [], ""
     label = MEASURES[measure][1]
     fn_label = dict(data.function_options()).get(function or "")
-    what = label + (f" on {fn_label}" if fn_label else "")
+    what = label + (f" on {fn_label}" if fn_label else "") + data.terms_label(terms)
     one_year = frame[frame["year"] == year]
     lines = compare_lines(frame, measure, f"{what}, every year")
     ranked = compare_ranked(one_year, measure, f"{what}, {year}")
@@ -229,6 +238,7 @@ def update_compare(
     State(MEASURE, "value"),
     State(FUNCTION, "value"),
     State(PEERS, "value"),
+    State(TERMS, "value"),
     prevent_initial_call=True,
 )
 def download_table(
@@ -239,15 +249,17 @@ def download_table(
     measure: str | None,
     function: str | None,
     peers: list[str] | None,
+    terms: str | None = None,
 ) -> Any:
     """Every year's comparison as CSV / XLSX / notes."""
     fmt = clicked_format(TABLE)
     if not fmt or not place:
         return no_update
-    frame = _frame(place, peers or [], function)
+    frame = _frame(place, peers or [], function, terms)
     cols = ["year", "name", "role", "population", "population_year", "amount_gbp", "per_head_gbp"]
     notes = [
-        f"totalplace comparison: {place} beside the other pilots, the peer group and England.",
+        f"totalplace comparison: {place} beside the other pilots, the peer group and England"
+        f"{data.terms_label(terms) or ' (cash)'}.",
         _population_sentence(frame),
         "Spend: the count's lines (CRA apportioned by drivers; councils' own outturn where "
         "loaded) summed over each area's districts.",

@@ -18,8 +18,9 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 
 from dashboards import data, data_themes
 from dashboards.components.kpi import kpi_card, kpi_row
+from dashboards.components.prices import terms_switch, terms_value
 from dashboards.figures.breakdown import agency_bar, empty_figure
-from dashboards.figures.deepdive import service_line_bar, split_bar
+from dashboards.figures.deepdive import SPLIT_TITLES, service_line_bar, split_bar
 from dashboards.figures.money import format_count, format_gbp, format_share
 from totalplace.errors import TotalPlaceError
 
@@ -30,6 +31,7 @@ dash.register_page(__name__, path="/deepdive", name="Deep dive", title="Deep div
 
 P = "deepdive-"
 PLACE, YEAR, THEME, URL = P + "place", P + "year", P + "theme", P + "url"
+TERMS = P + "terms"
 GBP_FORMAT = {
     "function": "params.value == null ? '' : (params.value < 0 ? '-£' : '£')"
     " + d3.format(',.0f')(Math.abs(params.value))"
@@ -107,7 +109,11 @@ BUTTON = {
 
 
 def layout(
-    place: str | None = None, year: str | None = None, theme: str | None = None, **_other: Any
+    place: str | None = None,
+    year: str | None = None,
+    theme: str | None = None,
+    terms: str | None = None,
+    **_other: Any,
 ) -> html.Div:
     """The deep dive for ``place``, ``year`` and ``theme`` from the URL (defaults when absent)."""
     try:
@@ -137,6 +143,7 @@ def layout(
                         "Theme",
                         _dropdown(THEME, [{"label": t.name, "value": t.id} for t in themes], theme),
                     ),
+                    terms_switch(TERMS, terms),
                 ],
                 className="controls",
             ),
@@ -248,11 +255,13 @@ def _grid(grid_id: str, columns: list[dict[str, Any]], page_size: int = 0, **kw:
     Input(PLACE, "value"),
     Input(YEAR, "value"),
     Input(THEME, "value"),
+    Input(TERMS, "value"),
     prevent_initial_call=True,
 )
-def sync_url(place: str | None, year: str | None, theme: str | None) -> str:
+def sync_url(place: str | None, year: str | None, theme: str | None, terms: str | None) -> str:
     """Keep the address bar in step with the controls, so the view can be shared."""
-    pairs = (("place", place), ("year", year), ("theme", theme))
+    real = terms if terms == "real" else None
+    pairs = (("place", place), ("year", year), ("theme", theme), ("terms", real))
     return "?" + urlencode({k: v for k, v in pairs if v})
 
 
@@ -271,34 +280,43 @@ def sync_url(place: str | None, year: str | None, theme: str | None) -> str:
     Input(PLACE, "value"),
     Input(YEAR, "value"),
     Input(THEME, "value"),
+    Input(TERMS, "value"),
 )
-def update_theme(place: str | None, year: str | None, theme: str | None) -> tuple[Any, ...]:
-    """Every view of the theme's breakdown for the chosen place, year and theme."""
+def update_theme(
+    place: str | None, year: str | None, theme: str | None, terms: str | None = None
+) -> tuple[Any, ...]:
+    """Every view of the theme's breakdown for the chosen place, year and theme, in cash or
+    real terms."""
     option = data_themes.theme_option(theme or "")
     note = f"{option.name}: {option.description}" if option else ""
     if not place or not year or option is None:
         return _failed("Choose a place, a year and a theme.", note)
     try:
-        return (note, *data_themes.view(place, year, option.id, _theme_views))
+        label = data.terms_label(terms_value(terms))
+        views = data_themes.view(
+            place, year, option.id, _theme_views, label, terms=terms_value(terms)
+        )
+        return (note, *views)
     except TotalPlaceError as exc:
         return _failed(str(exc), note)
 
 
-def _theme_views(result: ThemeBreakdown) -> tuple[Any, ...]:
-    """Every output of ``update_theme`` but the note, built once per place, year and theme
-    (``data_themes.view`` keeps them; figures as plain dicts, cheap to send again)."""
+def _theme_views(result: ThemeBreakdown, prices: str = "") -> tuple[Any, ...]:
+    """Every output of ``update_theme`` but the note, built once per place, year, theme and
+    terms (``data_themes.view`` keeps them; figures as plain dicts, cheap to send again);
+    ``prices`` (' (2018-19 prices)' or '') ends every money title."""
     option = data_themes.theme_option(result.theme.id)
     label = option.population_label if option else result.theme.population
     pooling = result.pooling()
     candidates = pooling[pooling["candidate"]]
     figures = (
-        agency_bar(result.by_agency(), title="By agency type"),
-        service_line_bar(result.by_function()),
-        split_bar(result.split("mode"), "mode"),
-        split_bar(result.split("control"), "control"),
+        agency_bar(result.by_agency(), title="By agency type" + prices),
+        service_line_bar(result.by_function(), "By service line" + prices),
+        split_bar(result.split("mode"), "mode", SPLIT_TITLES["mode"] + prices),
+        split_bar(result.split("control"), "control", SPLIT_TITLES["control"] + prices),
     )
     return (
-        _kpis(result, label),
+        _kpis(result, label, prices),
         _checks(result),
         *(f.to_plotly_json() for f in figures),
         _pooling_sentence(pooling, candidates),
@@ -317,6 +335,7 @@ def _theme_views(result: ThemeBreakdown) -> tuple[Any, ...]:
     Input(PLACE, "value"),
     Input(YEAR, "value"),
     Input(THEME, "value"),
+    Input(TERMS, "value"),
 )
 def drill_down(
     selected: list[dict[str, Any]] | None,
@@ -324,6 +343,7 @@ def drill_down(
     place: str | None,
     year: str | None,
     theme: str | None,
+    terms: str | None = None,
 ) -> tuple[str, str, list[dict[str, Any]]]:
     """The source lines behind the selected rule or the clicked agency type (by default, the
     largest rule's)."""
@@ -337,7 +357,9 @@ def drill_down(
     else:
         selection = ("largest",)
     try:
-        return data_themes.view(place, year, theme, _drill_view, *selection)
+        return data_themes.view(
+            place, year, theme, _drill_view, *selection, terms=terms_value(terms)
+        )
     except TotalPlaceError:
         return "", "", []
 
@@ -380,14 +402,21 @@ def _drill_view(result: ThemeBreakdown, kind: str, value: str = "") -> tuple[str
     State(YEAR, "value"),
     State(THEME, "value"),
     State(P + "table", "value"),
+    State(TERMS, "value"),
     prevent_initial_call=True,
 )
 def download(
-    _csv: int, _xlsx: int, place: str, year: str, theme: str, table: str | None
+    _csv: int,
+    _xlsx: int,
+    place: str,
+    year: str,
+    theme: str,
+    table: str | None,
+    terms: str | None = None,
 ) -> dict[str, Any] | Any:
     """The chosen table as CSV, or every table as one XLSX workbook (text made formula-safe)."""
     try:
-        result = data_themes.breakdown(place, year, theme)
+        result = data_themes.breakdown(place, year, theme, terms_value(terms))
     except TotalPlaceError:
         return NO_CHANGE
     stem = data_themes.file_stem(result)
@@ -403,21 +432,21 @@ def _failed(message: str, note: str) -> tuple[Any, ...]:
     return (note, html.P(message, className="error"), "", fig, fig, fig, fig, "", [], [], [])
 
 
-def _kpis(result: ThemeBreakdown, population_label: str) -> html.Div:
+def _kpis(result: ThemeBreakdown, population_label: str, prices: str = "") -> html.Div:
     total = result.total_pence / 100
     count_total = result.count_total_pence / 100
     per_head = result.per_head_gbp
     one = population_label.removeprefix("people ").removesuffix("s")
     cards = [
         kpi_card(
-            f"{result.theme.name}: theme spend",
+            f"{result.theme.name}: theme spend{prices}",
             format_gbp(total),
             f"{format_share(total, count_total)} of the count ({format_gbp(count_total)}), "
             f"{result.place_name}, {result.year}",
             card_id=P + "kpi-total",
         ),
         kpi_card(
-            "Per head of the theme population",
+            "Per head of the theme population" + prices,
             "n/a" if per_head is None else f"£{per_head:,.0f}",
             f"a person {one}" if population_label.startswith("people ") else population_label,
             card_id=P + "kpi-per-head",

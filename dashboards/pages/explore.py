@@ -25,6 +25,7 @@ from dashboards.components.downloads import (
     table_downloads,
 )
 from dashboards.components.layout import error_page
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.money import format_count, format_gbp
 from totalplace.errors import TotalPlaceError
 from totalplace.queries import LineFilter
@@ -38,6 +39,7 @@ PLACE, YEAR, AGENCY, FUNCTION, BASIS, TEXT, URL = (
     f"{P}{k}" for k in ("place", "year", "agency", "function", "basis", "text", "url")
 )
 GRID, SORT, NOTE, TABLE, PURGED = (f"{P}{k}" for k in ("grid", "sort", "note", "table", "purged"))
+TERMS = f"{P}terms"
 ALL = "all"
 BASIS_OPTIONS = [
     (ALL, "Any basis"),
@@ -110,6 +112,7 @@ def layout(
     basis: str | None = None,
     q: str | None = None,
     sort: str | None = None,
+    terms: str | None = None,
     **_other: Any,
 ) -> html.Div:
     """The grid for the view in the URL query."""
@@ -172,6 +175,7 @@ def layout(
                         className="text-input",
                     ),
                 ),
+                terms_switch(TERMS, terms),
             ),
             html.P(id=NOTE, className="note", role="status"),
             dag.AgGrid(
@@ -216,6 +220,7 @@ url_sync(
         ("basis", BASIS),
         ("q", TEXT),
         ("sort", SORT, "data"),
+        terms_field(TERMS),
     ],
 )
 
@@ -255,6 +260,7 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     State(BASIS, "value"),
     State(TEXT, "value"),
     State(SORT, "data"),
+    State(TERMS, "value"),
 )
 def rows(
     request: dict[str, Any] | None,
@@ -265,8 +271,10 @@ def rows(
     basis: str | None,
     text: str | None,
     sort_now: str | None,
+    terms: str | None = None,
 ) -> tuple[Any, Any, Any]:
-    """One block of rows, sorted and filtered on the server, and how many match."""
+    """One block of rows, sorted and filtered on the server, and how many match (in cash or
+    real terms: a positive factor keeps the order)."""
     if not request or not place or not year:
         return no_update, no_update, no_update
     model = request.get("sortModel") or []
@@ -281,14 +289,17 @@ def rows(
             int(request.get("startRow", 0)),
             int(request.get("endRow", BLOCK)),
         )
-        result = data.count(place, year)
+        result = data.count_in(place, year, terms_value(terms))
+        page = data.in_terms(page, terms_value(terms), year)
+        matched_lines = data.filtered_lines(place, year, flt, order)
+        matched = data.in_terms(matched_lines, terms_value(terms), year)["amount_pence"].sum()
     except TotalPlaceError as exc:
         return {"rowData": [], "rowCount": 0}, no_update, str(exc)
-    matched = data.filtered_lines(place, year, flt, order)["amount_pence"].sum() / 100
     every = len(result.lines) if result.lines is not None else 0
     note = (
         f"{format_count(total)} of the {format_count(every)} lines in the count of {place}, "
-        f"{year} match, adding up to {format_gbp(matched)} of {format_gbp(result.total_gbp)}."
+        f"{year} match, adding up to {format_gbp(matched / 100)} of "
+        f"{format_gbp(result.total_gbp)}{data.terms_label(terms)}."
     )
     return (
         {"rowData": _records(page), "rowCount": total},
@@ -313,6 +324,7 @@ clientside_callback(
     Input(FUNCTION, "value"),
     Input(BASIS, "value"),
     Input(TEXT, "value"),
+    Input(TERMS, "value"),
     prevent_initial_call=True,
 )
 
@@ -327,6 +339,7 @@ clientside_callback(
     State(BASIS, "value"),
     State(TEXT, "value"),
     State(SORT, "data"),
+    State(TERMS, "value"),
     prevent_initial_call=True,
 )
 def download_table(
@@ -340,6 +353,7 @@ def download_table(
     basis: str | None,
     text: str | None,
     sort: str | None,
+    terms: str | None = None,
 ) -> Any:
     """All the filtered lines (not only the page shown) as CSV / XLSX / notes."""
     fmt = clicked_format(TABLE)
@@ -347,7 +361,8 @@ def download_table(
         return no_update
     flt = _filter(agency, function, basis, text)
     frame = data.filtered_lines(place, year, flt, _parse_sort(sort))
-    result = data.count(place, year)
+    frame = data.in_terms(frame, terms_value(terms), year)
+    result = data.count_in(place, year, terms_value(terms))
     notes = [
         f"totalplace count lines: {place}, {year}; filter: "
         + (", ".join(f"{k}={v}" for k, v in vars(flt).items() if v) or "none")

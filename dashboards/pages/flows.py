@@ -23,6 +23,7 @@ from dashboards.components.downloads import (
     table_downloads,
 )
 from dashboards.components.layout import error_page, figure, grid
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.money import format_gbp
 from dashboards.figures.sankey import TOP_FUNDERS, flow_sankey
@@ -34,6 +35,7 @@ P = "flows-"
 PLACE, YEAR, TOP, URL, GRAPH, TABLE, NOTE = (
     f"{P}{k}" for k in ("place", "year", "top", "url", "graph", "table", "note")
 )
+TERMS = f"{P}terms"
 TOP_OPTIONS = [("5", "5 largest"), ("10", "10 largest"), ("15", "15 largest"), ("25", "25 largest")]
 GRID_COLUMNS: list[dict[str, Any]] = [
     {"field": "funder", "headerName": "Funder", "flex": 2, "minWidth": 200},
@@ -56,7 +58,11 @@ GRID_COLUMNS: list[dict[str, Any]] = [
 
 
 def layout(
-    place: str | None = None, year: str | None = None, top: str | None = None, **_other: Any
+    place: str | None = None,
+    year: str | None = None,
+    top: str | None = None,
+    terms: str | None = None,
+    **_other: Any,
 ) -> html.Div:
     """The flows of the place and year in the URL query."""
     try:
@@ -92,6 +98,7 @@ def layout(
                         searchable=False,
                     ),
                 ),
+                terms_switch(TERMS, terms),
             ),
             html.P(id=NOTE, className="note"),
             *figure(GRAPH, "totalplace-flows"),
@@ -103,7 +110,7 @@ def layout(
     )
 
 
-url_sync(URL, [("place", PLACE), ("year", YEAR), ("top", TOP)])
+url_sync(URL, [("place", PLACE), ("year", YEAR), ("top", TOP), terms_field(TERMS)])
 
 
 def _rows(flows: Any) -> list[dict[str, Any]]:
@@ -121,17 +128,20 @@ def _rows(flows: Any) -> list[dict[str, Any]]:
     Input(PLACE, "value"),
     Input(YEAR, "value"),
     Input(TOP, "value"),
+    Input(TERMS, "value"),
 )
-def update_flows(place: str | None, year: str | None, top: str | None) -> tuple[Any, Any, Any]:
-    """The Sankey, its table and a sentence on what was replaced."""
+def update_flows(
+    place: str | None, year: str | None, top: str | None, terms: str | None = None
+) -> tuple[Any, Any, Any]:
+    """The Sankey, its table and a sentence on what was replaced, in cash or real terms."""
     if not place or not year:
         return empty_figure("Choose a place and a year."), [], ""
     try:
-        flows = data.flows(place, year)
+        flows = data.in_terms(data.flows(place, year), terms_value(terms), year)
     except TotalPlaceError as exc:
         return empty_figure(str(exc)), [], ""
     n = int(top) if top and top.isdigit() else TOP_FUNDERS
-    fig = flow_sankey(flows, f"{place}, {year}", top=n)
+    fig = flow_sankey(flows, f"{place}, {year}{data.terms_label(terms)}", top=n)
     replaced = flows.loc[flows["replaced"], "amount_pence"].sum() / 100
     note = (
         f"Grey: {format_gbp(replaced)} of HM Treasury CRA local-government current spend that "
@@ -149,16 +159,19 @@ def update_flows(place: str | None, year: str | None, top: str | None) -> tuple[
     *download_inputs(TABLE),
     State(PLACE, "value"),
     State(YEAR, "value"),
+    State(TERMS, "value"),
     prevent_initial_call=True,
 )
-def download_table(_csv: int, _xlsx: int, _notes: int, place: str | None, year: str | None) -> Any:
+def download_table(
+    _csv: int, _xlsx: int, _notes: int, place: str | None, year: str | None, terms: str | None
+) -> Any:
     """The flows table as CSV / XLSX / notes."""
     fmt = clicked_format(TABLE)
     if not fmt or not place or not year:
         return no_update
-    flows = data.flows(place, year)
+    flows = data.in_terms(data.flows(place, year), terms_value(terms), year)
     frame = flows.assign(amount_gbp=flows["amount_pence"] / 100).drop(columns="amount_pence")
-    result = data.count(place, year)
+    result = data.count_in(place, year, terms_value(terms))
     notes = [
         f"totalplace flows: {place}, {year}. Funder = the body that publishes the spend "
         "(department for CRA lines, council for outturn lines).",

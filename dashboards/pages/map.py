@@ -28,6 +28,7 @@ from dashboards.components.downloads import (
 )
 from dashboards.components.geomap import merge_geometry
 from dashboards.components.layout import AMOUNT_COLUMNS, MEASURE_OPTIONS, error_page, grid
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import MEASURES
 from dashboards.figures.maps import area_choropleth, view_for
@@ -40,6 +41,7 @@ PLACE, YEAR, MEASURE, FUNCTION, AGENCY, LEVEL, AREA = (
     f"{P}{k}" for k in ("place", "year", "measure", "function", "agency", "level", "area")
 )
 URL, GRAPH, FIGURE, TABLE, NOTE = (f"{P}{k}" for k in ("url", "graph", "figure", "table", "note"))
+TERMS = f"{P}terms"
 GEO = {"district": f"{P}geo-district", "upper_tier": f"{P}geo-upper-tier"}
 ALL = "all"
 #: The map's drawn width (px) the view is fitted to (the page is ~1,190 px wide).
@@ -68,6 +70,7 @@ def layout(
     agency: str | None = None,
     level: str | None = None,
     area: str | None = None,
+    terms: str | None = None,
     **_other: Any,
 ) -> html.Div:
     """The map for the view in the URL query (defaults where absent or unknown)."""
@@ -131,6 +134,7 @@ def layout(
                         searchable=False,
                     ),
                 ),
+                terms_switch(TERMS, terms),
             ),
             html.P(WHERE_SENTENCE, className="note"),
             html.P(id=NOTE, className="note"),
@@ -167,6 +171,7 @@ url_sync(
         ("agency", AGENCY),
         ("level", LEVEL),
         ("area", AREA),
+        terms_field(TERMS),
     ],
 )
 
@@ -241,6 +246,7 @@ def _describe(
     Input(AGENCY, "value"),
     Input(LEVEL, "value"),
     Input(AREA, "value"),
+    Input(TERMS, "value"),
 )
 def update_map(
     place: str | None,
@@ -250,6 +256,7 @@ def update_map(
     agency: str | None,
     level: str | None,
     area: str | None,
+    terms: str | None = None,
 ) -> tuple[Any, Any, Any]:
     """The map's figures (no boundaries: the browser has them), its table and its note."""
     if not place or not year:
@@ -258,11 +265,13 @@ def update_map(
     level = level or "district"
     try:
         frame = data.map_frame(*_args(place, year, function, agency, level, area))
+        frame = data.in_terms(frame, terms_value(terms), year)
         bounds = data.boundary_bounds(level)
         population = data.population_sentence((year,))
     except TotalPlaceError as exc:
         return empty_figure(str(exc)).to_plotly_json(), [], ""
     label, title = _describe(measure, function, agency, year, level, area, place)
+    title += data.terms_label(terms)
     column = MEASURES[measure][0]
     view = view_for(bounds, frame["area_code"].tolist(), width=VIEW_WIDTH, height=MAP_HEIGHT - 40)
     fig = area_choropleth(frame, column, label, title, level=level, view=view, height=MAP_HEIGHT)
@@ -294,6 +303,7 @@ merge_geometry(GRAPH, FIGURE, GEO)
     State(AGENCY, "value"),
     State(LEVEL, "value"),
     State(AREA, "value"),
+    State(TERMS, "value"),
     prevent_initial_call=True,
 )
 def download_table(
@@ -307,6 +317,7 @@ def download_table(
     agency: str | None,
     level: str | None,
     area: str | None,
+    terms: str | None = None,
 ) -> Any:
     """The map's table as CSV / XLSX / notes."""
     fmt = clicked_format(TABLE)
@@ -314,7 +325,9 @@ def download_table(
         return no_update
     level = level or "district"
     frame = data.map_frame(*_args(place, year, function, agency, level, area))
+    frame = data.in_terms(frame, terms_value(terms), year)
     _, title = _describe(measure or "per_head", function, agency, year, level, area, place)
+    title += data.terms_label(terms)
     notes = [
         f"totalplace map table: {title}.",
         WHERE_SENTENCE,

@@ -28,6 +28,7 @@ from dashboards.components.downloads import (
 )
 from dashboards.components.geomap import merge_geometry
 from dashboards.components.kpi import kpi_card, kpi_row
+from dashboards.components.prices import terms_switch, terms_value
 from dashboards.figures.breakdown import agency_bar, empty_figure, function_bar
 from dashboards.figures.maps import area_choropleth, view_for
 from dashboards.figures.money import format_count, format_gbp, format_per_head, format_share
@@ -41,6 +42,7 @@ dash.register_page(
 )
 
 PLACE, YEAR, URL = "overview-place", "overview-year", "overview-url"
+TERMS = "overview-terms"
 MAP_GEO, MAP_FIGURE = {"district": "overview-map-geo"}, "overview-map-figure"
 MAP_SENTENCE = (
     "Per-head spend is flat within a region while population is the only driver: CRA gives spend "
@@ -102,7 +104,9 @@ SOURCE_COLUMNS: list[dict[str, Any]] = [
 SOURCES_PROMPT = "Click a row of the count to see the source lines behind it."
 
 
-def layout(place: str | None = None, year: str | None = None, **_other: Any) -> html.Div:
+def layout(
+    place: str | None = None, year: str | None = None, terms: str | None = None, **_other: Any
+) -> html.Div:
     """The page for ``place`` and ``year`` from the URL query (defaults when absent or unknown)."""
     try:
         places = data.pilot_names()
@@ -139,6 +143,7 @@ def layout(place: str | None = None, year: str | None = None, **_other: Any) -> 
                             searchable=False,
                         ),
                     ),
+                    terms_switch(TERMS, terms),
                 ],
                 className="controls",
             ),
@@ -255,11 +260,13 @@ def _figure_downloads(graph_id: str) -> Any:
     Output(URL, "search"),
     Input(PLACE, "value"),
     Input(YEAR, "value"),
+    Input(TERMS, "value"),
     prevent_initial_call=True,
 )
-def sync_url(place: str | None, year: str | None) -> str:
+def sync_url(place: str | None, year: str | None, terms: str | None) -> str:
     """Keep the address bar in step with the controls, so the view can be shared."""
-    return "?" + urlencode({k: v for k, v in (("place", place), ("year", year)) if v})
+    state = (("place", place), ("year", year), ("terms", terms if terms == "real" else None))
+    return "?" + urlencode({k: v for k, v in state if v})
 
 
 @callback(
@@ -271,20 +278,23 @@ def sync_url(place: str | None, year: str | None) -> str:
     Output("overview-caveats", "children"),
     Input(PLACE, "value"),
     Input(YEAR, "value"),
+    Input(TERMS, "value"),
 )
-def update_count(place: str | None, year: str | None) -> tuple[Any, ...]:
-    """The count's cards, bars, table and caveats for the chosen place and year."""
+def update_count(place: str | None, year: str | None, terms: str | None) -> tuple[Any, ...]:
+    """The count's cards, bars, table and caveats for the chosen place and year, in cash or
+    real terms."""
     if not place or not year:
         return _failed("Choose a place and a year.")
     try:
-        result = data.count(place, year)
+        result = data.count_in(place, year, terms_value(terms))
     except TotalPlaceError as exc:
         return _failed(str(exc))
+    label = data.terms_label(terms)
     return (
-        _kpis(result),
+        _kpis(result, label),
         _councils_sentence(result),
-        agency_bar(result.by("agency_type")),
-        function_bar(result.by("function")),
+        agency_bar(result.by("agency_type"), "Spend by agency type" + label),
+        function_bar(result.by("function"), "Spend by function (COFOG division)" + label),
         _grid_rows(result),
         [html.Li(c) for c in result.caveats] or [html.Li("None recorded for this count.")],
     )
@@ -305,15 +315,18 @@ def load_boundaries(_place: str | None, held: Any) -> Any:
     Output(MAP_FIGURE, "data"),
     Input(PLACE, "value"),
     Input(YEAR, "value"),
+    Input(TERMS, "value"),
 )
-def update_map(place: str | None, year: str | None) -> Any:
+def update_map(place: str | None, year: str | None, terms: str | None) -> Any:
     """Per-head spend of the districts in the place's region, the place outlined (the figures
     only: the browser puts the boundaries in)."""
     if not place or not year:
         return empty_figure("Choose a place and a year.").to_plotly_json()
     try:
         region = data.place_region(place)
-        frame = data.map_frame(year, "district", region, place)
+        frame = data.in_terms(
+            data.map_frame(year, "district", region, place), terms_value(terms), year
+        )
         view = view_for(data.boundary_bounds("district"), frame["area_code"].tolist())
     except TotalPlaceError as exc:
         return empty_figure(str(exc)).to_plotly_json()
@@ -322,7 +335,7 @@ def update_map(place: str | None, year: str | None) -> Any:
         frame,
         "per_head_gbp",
         "Spend per head",
-        f"Spend per head, {where}, {year}",
+        f"Spend per head, {where}, {year}{data.terms_label(terms)}",
         level="district",
         view=view,
     )
@@ -337,17 +350,17 @@ def _failed(message: str) -> tuple[Any, ...]:
     return (html.P(message, className="error"), "", fig, fig, [], [])
 
 
-def _kpis(result: CountResult) -> html.Div:
+def _kpis(result: CountResult, label: str = "") -> html.Div:
     sources = ", ".join(sorted(result.rows["source_id"].dropna().astype(str).unique()))
     cards = [
         kpi_card(
-            "Total public spend",
+            "Total public spend" + label,
             format_gbp(result.total_gbp),
             f"{result.place_name}, {result.year}",
             card_id="kpi-total",
         ),
         kpi_card(
-            "Per head",
+            "Per head" + label,
             format_per_head(result.per_head_gbp).removesuffix(" a head"),
             "a head of population",
             card_id="kpi-per-head",
@@ -364,7 +377,7 @@ def _kpis(result: CountResult) -> html.Div:
     if councils is not None:
         cards.append(
             kpi_card(
-                "Of which reported by councils",
+                "Of which reported by councils" + label,
                 format_gbp(councils),
                 f"{format_share(councils, result.total_gbp)} of the count: councils' own outturn",
                 card_id="kpi-councils",
@@ -433,14 +446,17 @@ def source_sentence(row: dict[str, Any], lines: Any) -> str:
     *download_inputs("overview-table"),
     State(PLACE, "value"),
     State(YEAR, "value"),
+    State(TERMS, "value"),
     prevent_initial_call=True,
 )
-def download_count(_csv: int, _xlsx: int, _notes: int, place: str | None, year: str | None) -> Any:
+def download_count(
+    _csv: int, _xlsx: int, _notes: int, place: str | None, year: str | None, terms: str | None
+) -> Any:
     """The count, row by row (basis, driver, confidence, source), as CSV / XLSX / notes."""
     fmt = clicked_format("overview-table")
     if not fmt or not place or not year:
         return no_update
-    result = data.count(place, year)
+    result = data.count_in(place, year, terms_value(terms))
     from totalplace.count.result import row_ids
 
     frame = result.rows.assign(

@@ -24,6 +24,7 @@ from dashboards.components.downloads import (
 )
 from dashboards.components.kpi import kpi_card, kpi_row
 from dashboards.components.layout import error_page, figure_panel, grid
+from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.compare import coverage_heatmap
 from dashboards.figures.money import format_count
@@ -37,6 +38,7 @@ P = "sources-"
 SOURCE, COLOUR, URL, COVERAGE, LOADED, QCOUNTS, QSAMPLE = (
     f"{P}{k}" for k in ("source", "colour", "url", "coverage", "loaded", "qcounts", "qsample")
 )
+TERMS = f"{P}terms"
 ALL = "all"
 COLOUR_OPTIONS = [
     ("sources", "How many sources"),
@@ -145,7 +147,12 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.astype("object").where(frame.notna(), None).to_dict("records")
 
 
-def layout(source: str | None = None, colour: str | None = None, **_other: Any) -> html.Div:
+def layout(
+    source: str | None = None,
+    colour: str | None = None,
+    terms: str | None = None,
+    **_other: Any,
+) -> html.Div:
     """The sources page (the coverage view from the URL query)."""
     try:
         loaded = data.loaded_sources()
@@ -190,6 +197,7 @@ def layout(source: str | None = None, colour: str | None = None, **_other: Any) 
                         searchable=False,
                     ),
                 ),
+                terms_switch(TERMS, terms),
             ),
             html.P(
                 "A grey cell: nothing loaded for that agency type and year. Amounts add every "
@@ -294,20 +302,26 @@ def caveats() -> list[str]:
     return out
 
 
-url_sync(URL, [("source", SOURCE), ("colour", COLOUR)])
+url_sync(URL, [("source", SOURCE), ("colour", COLOUR), terms_field(TERMS)])
 
 
-@callback(Output(COVERAGE, "figure"), Input(SOURCE, "value"), Input(COLOUR, "value"))
-def update_coverage(source: str | None, colour: str | None) -> Any:
-    """The coverage heatmap for one source or all."""
+@callback(
+    Output(COVERAGE, "figure"),
+    Input(SOURCE, "value"),
+    Input(COLOUR, "value"),
+    Input(TERMS, "value"),
+)
+def update_coverage(source: str | None, colour: str | None, terms: str | None = None) -> Any:
+    """The coverage heatmap for one source or all (pounds in cash or real terms)."""
     try:
-        cover = data.coverage()
+        cover = data.in_terms(data.coverage(), terms_value(terms))
     except TotalPlaceError as exc:
         return empty_figure(str(exc))
     if source and source != ALL:
         cover = cover[cover["source_id"] == source]
     what = "all sources" if not source or source == ALL else source
-    return coverage_heatmap(cover, colour or "sources", f"Ledger coverage: {what}")
+    title = f"Ledger coverage: {what}" + data.terms_label(terms) * (colour == "amount")
+    return coverage_heatmap(cover, colour or "sources", title)
 
 
 def _sources_notes(what: str) -> list[str]:

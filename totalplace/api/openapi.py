@@ -52,6 +52,19 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$"},
         "example": "2010-11",
     },
+    "prices": {
+        "name": "prices",
+        "in": "query",
+        "required": False,
+        "description": (
+            "Real terms in this financial year's prices (HM Treasury GDP deflators). Default: "
+            "the deflator series' latest outturn year (2018-19 for the March 2020 workbook); a "
+            "year the series lacks is 422. Forecast years are allowed and flagged "
+            "(base_is_forecast)."
+        ),
+        "schema": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$"},
+        "example": "2008-09",
+    },
     "theme": {
         "name": "theme",
         "in": "query",
@@ -205,6 +218,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "RealTerms": _obj(
         {
             "base_year": STR,
+            "base_is_forecast": BOOL,
             "factor": NUM,
             "total_gbp": GBP,
             "per_head_gbp": OPT_GBP,
@@ -312,8 +326,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "errors": STRS,
             "caveats": STRS,
             "theme_sources": STRS,
+            "real_terms": {
+                "description": "theme spend in a base year's prices, where deflators are loaded",
+                "oneOf": [_ref("RealTerms"), {"type": "null"}],
+            },
             "source": _ref("Source"),
-        }
+        },
+        optional=("real_terms",),
     ),
     "FlowNode": _obj(
         {
@@ -481,13 +500,13 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
             "Every agency's spend in the place by agency type and COFOG function, with basis, "
             "driver and release; what councils reported; caveats."
         ),
-        "params": ["place", "year"],
+        "params": ["place", "year", "prices"],
         "schema": "Count",
     },
     "/deepdive": {
         "summary": "A theme's deep dive for a place",
         "description": "Theme spend by agency, function, mode and control; pooling; rules.",
-        "params": ["place", "year", "theme"],
+        "params": ["place", "year", "theme", "prices"],
         "schema": "DeepDive",
     },
     "/flows": {

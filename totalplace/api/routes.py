@@ -214,6 +214,13 @@ def _year(ws: Workspace, cache: _Cache, query: dict[str, str]) -> str:
     return year
 
 
+def _prices(query: dict[str, str]) -> str | None:
+    prices = query.get("prices")
+    if prices is not None and not _YEAR.fullmatch(prices.strip()):
+        raise ApiError(400, f"prices must be a financial year like 2018-19, not {prices[:40]!r}")
+    return prices.strip() if prices else None
+
+
 def _theme(query: dict[str, str]) -> str:
     from totalplace.deepdive.rules import theme_ids
 
@@ -420,12 +427,18 @@ def count() -> Response:
     query = _query("/count")
     ws, cache = _workspace()
     year = _year(ws, cache, query)
+    from totalplace.count.engine import with_prices
+
+    prices = _prices(query)
     result = _count(ws, cache, _place(ws, query), year)
+    with _library_errors():
+        result = with_prices(ws.store, result, prices)
     return _json(payloads.count_json(result))
 
 
 @api.get("/deepdive")
 def deepdive() -> Response:
+    from totalplace.count.engine import real_terms
     from totalplace.deepdive.engine import deep_dive
     from totalplace.deepdive.rules import load_theme
 
@@ -440,7 +453,10 @@ def deepdive() -> Response:
             ("deepdive", place, year, theme),
             lambda: deep_dive(ws.store, place, year, load_theme(theme), count=result),
         )
-    return _json(payloads.deepdive_json(breakdown))
+        real = real_terms(
+            ws.store, year, breakdown.total_pence, breakdown.population, _prices(query)
+        )
+    return _json(payloads.deepdive_json(breakdown) | {"real_terms": real})
 
 
 @api.get("/flows")

@@ -521,28 +521,52 @@ def year_matched_population(store: Store, year: str, mid_year: int) -> pd.DataFr
     return None if df.empty or len(df) < 300 else df
 
 
-def real_terms(
-    store: Store, year: str, total_pence: int, population: int
-) -> dict[str, object] | None:
-    """The count in the latest deflator year's prices, if a deflator series is loaded."""
-    from totalplace.count.deflators import real_terms_factor
-    from totalplace.errors import TotalPlaceError
-
+def deflator_series(store: Store) -> pd.DataFrame | None:
+    """The GDP deflator series most recently loaded (``year, index, status, source_id``), or
+    None when none is."""
     if "deflators" not in store.tables():
         return None
-    series = store.query('SELECT year, "index", source FROM deflators')
+    series = store.query(
+        """SELECT year, "index", status, source_id FROM deflators WHERE batch_id =
+           (SELECT batch_id FROM batches WHERE target = 'deflators'
+            ORDER BY ingested_at DESC, batch_id DESC LIMIT 1) ORDER BY year"""
+    )
+    return None if series.empty else series
+
+
+def real_terms(
+    store: Store, year: str, total_pence: int, population: int, prices: str | None = None
+) -> dict[str, object] | None:
+    """The count in ``prices``-year prices (default: the deflator series' latest outturn year),
+    if a deflator series is loaded. A ``prices`` year the series lacks is a TotalPlaceError; a
+    count year it lacks gives None (cash terms)."""
+    from totalplace.count.deflators import real_terms_factor, real_terms_summary
+    from totalplace.errors import TotalPlaceError
+
+    series = deflator_series(store)
+    if series is None:
+        if prices:
+            raise TotalPlaceError(
+                f"prices {prices}: no GDP deflator series is loaded (`totalplace build` loads "
+                "HM Treasury's workbook from the catalogue)"
+            )
+        return None
+    if prices:
+        real_terms_factor(series, prices, prices)  # an unknown prices year is an error
     try:
-        factor, base = real_terms_factor(series, year)
+        return real_terms_summary(series, year, total_pence, population, prices)
     except TotalPlaceError:
         return None
-    total = total_pence / 100 * factor
-    return {
-        "base_year": base,
-        "factor": factor,
-        "total_gbp": round(total, 2),
-        "per_head_gbp": round(total / population, 2) if population else None,
-        "source": str(series["source"].iloc[0]),
-    }
+
+
+def with_prices(store: Store, result: CountResult, prices: str | None) -> CountResult:
+    """``result`` with its real terms in ``prices``-year prices (unchanged when None)."""
+    import dataclasses
+
+    if prices is None:
+        return result
+    real = real_terms(store, result.year, result.total_pence, result.population, prices)
+    return dataclasses.replace(result, real_terms=real)
 
 
 def population_of(
@@ -668,8 +692,8 @@ def count_place(
     real = real_terms(store, year, int(rows["amount_pence"].sum()), population)
     if real is None:
         caveats.append(
-            "Cash terms: no GDP deflator series is loaded "
-            "(`totalplace deflators FILE.xlsx` with HM Treasury's workbook)."
+            "Cash terms: no GDP deflator series is loaded (`totalplace build` loads HM "
+            "Treasury's workbook from the catalogue; `totalplace deflators FILE.xlsx` another)."
         )
     return CountResult(
         real_terms=real,

@@ -56,9 +56,16 @@ def deepdive(
         typer.Option("--workspace", "-w", help="Workspace folder (default $TOTALPLACE_WORKSPACE)."),
     ] = None,
     top: Annotated[int, typer.Option(help="Top lines per rule with --explain.")] = 5,
+    prices: Annotated[
+        str | None,
+        typer.Option(
+            "--prices", help="Real terms in this financial year's prices (default: latest outturn)."
+        ),
+    ] = None,
 ) -> None:
     """Theme spend for a place and year: by agency, function, mode, control; pooling; checks."""
     from totalplace.config import Settings, default_workspace
+    from totalplace.count.engine import real_terms
     from totalplace.deepdive.engine import deep_dive
     from totalplace.deepdive.rules import load_theme
     from totalplace.ingest.values import normalise_financial_year
@@ -72,11 +79,19 @@ def deepdive(
         ws = Workspace(Settings(workspace=(workspace or default_workspace()).resolve()))
         fy = normalise_financial_year(year)
         result = deep_dive(ws.store, ws.place(place), fy, load_theme(theme))
+        real = real_terms(
+            ws.store,
+            fy,
+            result.total_pence,
+            result.population,
+            normalise_financial_year(prices) if prices else None,
+        )
     except (TotalPlaceError, ValueError) as exc:
         _fail(str(exc))
         return
     if format == "json":
-        _emit(json.dumps(result.to_json(explain=explain, top=top), indent=2) + "\n", output)
+        body = result.to_json(explain=explain, top=top) | {"real_terms": real}
+        _emit(json.dumps(body, indent=2) + "\n", output)
     elif format == "csv":
         frame = result.allocations if explain else long_table(result)
         _emit(_safe(frame).to_csv(index=False), output)
@@ -86,6 +101,10 @@ def deepdive(
         console.print(f"wrote {output}")
     else:
         print_breakdown(result, explain=explain, top=top)
+        if real is not None:
+            from totalplace.count.deflators import describe_real_terms
+
+            console.print(describe_real_terms(real))
     if result.errors:
         raise typer.Exit(code=1)
 

@@ -729,6 +729,21 @@ def _drivers_of(theme: Theme) -> set[str]:
     return {theme.population} | {r.share.driver for r in theme.rules if r.share.driver}
 
 
+def breakdown_in_prices(result: ThemeBreakdown, factor: float, base_year: str) -> ThemeBreakdown:
+    """``result`` with every amount multiplied by ``factor`` into ``base_year`` prices (whole
+    pence; shares unchanged), a caveat saying so."""
+    from totalplace.count.deflators import prices_caveat, scaled_copy
+
+    out = scaled_copy(
+        result,
+        factor,
+        ["allocations"],
+        ["count_total_pence", "relevant_pence", "relevant_allocated_pence"],
+    )
+    out.caveats = [prices_caveat(result.year, factor, base_year), *result.caveats]
+    return out
+
+
 def deep_dive(
     store: Store,
     place: Place,

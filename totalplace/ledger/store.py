@@ -87,6 +87,13 @@ CREATE TABLE IF NOT EXISTS population (
   source_id VARCHAR, batch_id VARCHAR)
 """
 
+#: HM Treasury GDP deflators (adapter ``hmt_deflators``); one series per ingested workbook.
+_DEFLATORS_DDL = """
+CREATE TABLE IF NOT EXISTS deflators (
+  year VARCHAR, "index" DOUBLE, status VARCHAR, base_year VARCHAR, per_cent_change DOUBLE,
+  source_id VARCHAR, batch_id VARCHAR)
+"""
+
 
 _LOCKED = re.compile(r"Could not set lock on file|Conflicting lock", re.IGNORECASE)
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
@@ -173,6 +180,15 @@ class Store:
         con.execute(_BATCHES_DDL)
         con.execute("ALTER TABLE batches ADD COLUMN IF NOT EXISTS path VARCHAR")
         con.execute(_POPULATION_DDL)
+        cols = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'deflators'"
+            ).fetchall()
+        }
+        if cols and "batch_id" not in cols:  # the layout before the adapter: reloaded by build
+            con.execute("DROP TABLE deflators")
+        con.execute(_DEFLATORS_DDL)
         con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
