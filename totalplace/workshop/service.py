@@ -1051,7 +1051,8 @@ class WorkshopService:
             return snap.verify(row.content, row.content_hash)
 
     def export_pack(self, token: str, snapshot_id: int, out_dir: Path) -> snap.ExportPack:
-        """Write the workshop pack (XLSX + HTML) of a snapshot, with the audit trail up to it."""
+        """Write the workshop pack (XLSX, HTML and a zip of CSVs) of a snapshot, with the audit
+        trail up to it."""
         with self._op(token, Action.READ) as (s, caller):
             row = self._get(s, Snapshot, snapshot_id, caller)
             first = s.scalars(
@@ -1087,7 +1088,10 @@ class WorkshopService:
                 caller,
                 "snapshot.export",
                 f"snapshot:{row.id}",
-                {"content_hash": row.content_hash, "files": [pack.xlsx.name, pack.html.name]},
+                {
+                    "content_hash": row.content_hash,
+                    "files": [pack.xlsx.name, pack.html.name, pack.csv.name],
+                },
             )
             return pack
 
