@@ -442,8 +442,10 @@ def create(_n: int, name: str | None, token: str, rev: int) -> tuple[Any, ...]:
     State(REV, "data"),
     prevent_initial_call=True,
 )
-def copy(_n: int, loaded: dict[str, Any] | None, token: str, rev: int) -> tuple[Any, ...]:
+def copy(n: int | None, loaded: dict[str, Any] | None, token: str, rev: int) -> tuple[Any, ...]:
     """Copy the shown scenario into a new one of the caller's own, and open it."""
+    if not n:  # the button was (re)drawn with the owner note, not clicked
+        raise dash.exceptions.PreventUpdate
     if not loaded:
         return say("Pick a scenario to copy."), rev, dash.no_update, dash.no_update
     service = data_workshop.get_workshop_service()
