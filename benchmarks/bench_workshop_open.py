@@ -54,7 +54,8 @@ def _seed(place: str, year: str, long_texts: int) -> str:
     cells = list(zip(base["agency_type"], base["function"], strict=True))[:6]
     for i in range(20):
         a, f = cells[i % len(cells)]
-        text = ("Long evidence. " * 700)[:10_000] if i < long_texts else f"Challenge {i}: check this"
+        long = ("Long evidence. " * 700)[:10_000]
+        text = long if i < long_texts else f"Challenge {i}: check this"
         svc.create_challenge(partners[i % 4], FigureCell(place, year, a, f), text)
     (a1, f1), (a2, f2) = cells[0], cells[1]
     for i in range(3):
