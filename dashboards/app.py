@@ -44,11 +44,11 @@ def create_app(workspace: data.WorkspaceLike | None = None) -> dash.Dash:
 
 
 def _workshop_service() -> WorkshopService:
-    """The workshop database named by the settings (SQLite in the workspace by default)."""
-    from totalplace.config import Settings
-    from totalplace.workshop import WorkshopService
+    """The pages' own workshop service (one per process; it judges proposed amounts against
+    the count), so the API and the dashboard obey the same rules."""
+    from dashboards import data_workshop
 
-    return WorkshopService.from_url(Settings().db_url, migrate=True)
+    return data_workshop.get_workshop_service()
 
 
 def _shell() -> html.Div:

@@ -43,7 +43,8 @@ def get_workshop_service() -> WorkshopService:
             from totalplace.config import Settings
             from totalplace.workshop.service import WorkshopService
 
-            _service = WorkshopService.from_url(Settings().db_url, migrate=True)
+            # the count judges proposed amounts (an implausible challenge is refused)
+            _service = WorkshopService.from_url(Settings().db_url, migrate=True, figures=baseline)
         return _service
 
 

@@ -81,3 +81,48 @@ def test_roles_tokens_and_bad_input_are_refused_by_the_server(setup) -> None:  #
         headers={"Authorization": f"Bearer {partner}"},
     )
     assert res.status_code == 400
+
+
+def test_an_implausible_challenge_is_refused_with_the_bound(tmp_path: Path) -> None:
+    import pandas as pd
+
+    count = pd.DataFrame(
+        {
+            "agency_type": ["Councils", "NHS and health"],
+            "function": ["9. Education", "7. Health"],
+            "amount_pence": [2_000_000_000_00, 1_000_000_000_00],  # £2bn, £1bn
+        }
+    )
+    svc = WorkshopService.from_url(
+        f"sqlite:///{tmp_path / 'w.db'}", migrate=True, figures=lambda place, year: count
+    )
+    issued = svc.create_workshop("Kent", ["E07000105"], "2010-11", None, "Facilitator")
+    partner = svc.issue_token(issued.token, "partner", "Partner A").token
+    app = Flask(__name__)
+    register_workshop_api(app, lambda: svc)
+    client = app.test_client()
+    try:
+        body = {**CHALLENGE, "amount_gbp": 1_000_000_000_000_000}  # £1,000,000bn
+        res = client.post(
+            "/api/workshop/v1/challenges", json=body, headers={"Authorization": f"Bearer {partner}"}
+        )
+        assert res.status_code == 400
+        assert "at most £20,000,000,000.00" in res.json["error"]  # 10× the £2bn cell
+        assert svc.list_challenges(partner) == []
+        body = {**CHALLENGE, "amount_gbp": 3_000_000_000}  # £3bn on a £2bn cell: plausible
+        res = client.post(
+            "/api/workshop/v1/challenges", json=body, headers={"Authorization": f"Bearer {partner}"}
+        )
+        assert res.status_code == 201, res.json
+    finally:
+        svc.close()
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(setup) -> None:  # type: ignore[no-untyped-def]
+    client, _, partner, _ = setup
+    res = client.post(
+        "/api/workshop/v1/challenges",
+        json={**CHALLENGE, "text": "x" * 70_000},
+        headers={"Authorization": f"Bearer {partner}"},
+    )
+    assert res.status_code == 413 and "65,536 bytes" in res.json["error"]

@@ -154,3 +154,57 @@ def _signed(value: float) -> str:
     """'+£1.2m', '-£300,000', '£0'."""
     text = format_gbp(value)
     return text if text.startswith("-") or text == "£0" else "+" + text
+
+
+CASHABLE_COLOUR, CAPACITY_COLOUR = OKABE_ITO["green"], OKABE_ITO["yellow"]
+
+
+def savings_split(savings: pd.DataFrame, scenario_name: str = "Scenario") -> go.Figure:
+    """Invest-to-save savings over each change's years, cashable (budgets can be cut) stacked
+    with non-cashable (capacity freed, budgets unchanged); one bar per change.
+
+    Input: ``totalplace.workshop.scenarios.savings`` (step, label, cashable_pence,
+    non_cashable_pence). ``meta`` holds both totals in pounds.
+    """
+    if savings.empty:
+        return empty_figure(f"{scenario_name} has no invest-to-save change.")
+    cash = int(savings["cashable_pence"].sum()) / 100
+    capacity = int(savings["non_cashable_pence"].sum()) / 100
+    labels = savings["label"].tolist()
+    fig = go.Figure()
+    for column, name, colour in (
+        ("cashable_pence", f"Cashable: {format_gbp(cash)}", CASHABLE_COLOUR),
+        ("non_cashable_pence", f"Non-cashable: {format_gbp(capacity)}", CAPACITY_COLOUR),
+    ):
+        gbp = (savings[column].astype("int64") / 100).tolist()
+        fig.add_trace(
+            go.Bar(
+                x=gbp,
+                y=labels,
+                orientation="h",
+                name=name,
+                marker={"color": colour},
+                text=[format_gbp(v) if v else "" for v in gbp],
+                textposition="inside",
+                hovertemplate=f"<b>%{{y}}</b><br>{name.split(':')[0]}: %{{x:,.0f}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title={
+            "text": f"Savings over the years: {format_gbp(cash)} cashable, "
+            f"{format_gbp(capacity)} non-cashable",
+            "x": 0,
+            "xanchor": "left",
+        },
+        font=FONT,
+        barmode="stack",
+        height=160 + 40 * len(labels),
+        margin={"l": 10, "r": 20, "t": 50, "b": 10},
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0},
+        xaxis={"visible": False},
+        yaxis={"automargin": True, "autorange": "reversed", "ticksuffix": "  "},
+        meta={"cashable_gbp": cash, "non_cashable_gbp": capacity},
+    )
+    return fig

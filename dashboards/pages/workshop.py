@@ -82,19 +82,18 @@ def layout(token: str | None = None, **_other: Any) -> html.Div:
         f"{format_per_head(count.per_head_gbp)}."
     )
     role = caller.role.value
+    info_data = {
+        "place": info.place_name,
+        "year": info.year,
+        "theme": info.theme,
+        "role": role,
+        "name": caller.display_name,
+        "token_id": caller.token_id,
+    }
     return html.Div(
         [
             dcc.Store(id=TOKEN, data=token),
-            dcc.Store(
-                id=INFO,
-                data={
-                    "place": info.place_name,
-                    "year": info.year,
-                    "theme": info.theme,
-                    "role": role,
-                    "name": caller.display_name,
-                },
-            ),
+            dcc.Store(id=INFO, data=info_data),
             dcc.Store(id=REV, data=0),
             dcc.Store(id=CELL),
             dcc.Interval(id=TICK, interval=POLL_MS),
@@ -131,13 +130,14 @@ def layout(token: str | None = None, **_other: Any) -> html.Div:
                 ],
                 className="note",
             ),
+            # facilitators only: the server refuses anyone else anyway (MANAGE_TOKENS)
             workshop_pack.links_section() if role == "facilitator" else None,
             workshop_count.section(baseline, total_text),
-            workshop_challenges.section(),
-            workshop_scenarios.section(baseline),
-            workshop_pack.snapshot_section(),
-            workshop_pack.links_section() if role != "facilitator" else None,
-            workshop_pack.audit_section(),
+            # every section opens filled in (no chain of round trips before the page is ready)
+            workshop_challenges.section(workshop_challenges.initial_rows(token)),
+            workshop_scenarios.section(baseline, token, info_data),
+            workshop_pack.snapshot_section(token),
+            workshop_pack.audit_section(token),
         ],
         className="page",
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, ctx, dcc, html
 
@@ -27,16 +28,18 @@ from dashboards.pages.workshop_common import (
     ServiceError,
     W,
     bump,
+    clip,
     done,
     failed,
     field,
     heading,
+    long_text,
     say,
 )
 from totalplace.workshop.service import ACCEPTED_SCENARIO, ChallengeInfo, FigureCell
 
 TEXT, KIND, AMOUNT, DRIVER = W + "ch-text", W + "ch-kind", W + "ch-amount", W + "ch-driver"
-SUBMIT, MESSAGE, GRID = W + "ch-submit", W + "ch-msg", W + "ch-grid"
+SUBMIT, MESSAGE, GRID, FULL = W + "ch-submit", W + "ch-msg", W + "ch-grid", W + "ch-full"
 REASON, ACCEPT, REJECT, DECIDED = (
     W + "ch-reason",
     W + "ch-accept",
@@ -54,7 +57,9 @@ COLUMNS = [
 ]
 
 
-def section() -> html.Div:
+def section(initial_rows: list[dict[str, Any]]) -> html.Div:
+    """The challenge form, the grid (filled from the start: no round trip on opening) and the
+    facilitator's decision panel."""
     return html.Div(
         [
             heading("Challenges", "partners and the facilitator raise; the facilitator decides"),
@@ -118,7 +123,7 @@ def section() -> html.Div:
                 dag.AgGrid(
                     id=GRID,
                     columnDefs=COLUMNS,
-                    rowData=[],
+                    rowData=initial_rows,
                     defaultColDef=DEFAULT_COL,
                     getRowId="params.data.key",
                     dashGridOptions={"domLayout": "autoHeight", "rowSelection": SINGLE_ROW},
@@ -126,6 +131,14 @@ def section() -> html.Div:
                     style={"width": "100%"},
                 ),
                 style={"marginTop": "0.6rem"},
+            ),
+            html.Div(
+                id=FULL,
+                children=html.P(
+                    "Long texts are cut short in the table: select a challenge to read it in "
+                    "full here.",
+                    className="note",
+                ),
             ),
             html.Div(
                 [
@@ -161,20 +174,34 @@ def _proposed(c: ChallengeInfo) -> str:
     return f"driver: {c.proposed_driver}" if c.proposed_driver else ""
 
 
+def _decision(c: ChallengeInfo) -> str:
+    return f"{c.decided_by}: {c.reason}" if c.decided_by else ""
+
+
 def rows(challenges: list[ChallengeInfo]) -> list[dict[str, Any]]:
+    """Grid rows, newest first (the order never depends on when an update arrived); long texts
+    are clipped (the whole text is read under the grid)."""
     return [
         {
             "key": str(c.id),
             "id": c.id,
             "cell": f"{c.cell.agency_type} × {c.cell.column}",
-            "text": c.text,
+            "text": clip(c.text),
             "proposed": _proposed(c),
             "author": c.author,
             "status": c.status.value,
-            "decision": f"{c.decided_by}: {c.reason}" if c.decided_by else "",
+            "decision": clip(_decision(c)),
         }
-        for c in challenges
+        for c in sorted(challenges, key=lambda c: c.id, reverse=True)
     ]
+
+
+def initial_rows(token: str) -> list[dict[str, Any]]:
+    """The grid's rows when the page opens (empty if the server refuses)."""
+    try:
+        return rows(data_workshop.get_workshop_service().list_challenges(token))
+    except ServiceError:
+        return []
 
 
 @callback(
@@ -182,12 +209,45 @@ def rows(challenges: list[ChallengeInfo]) -> list[dict[str, Any]]:
     Input(REV, "data"),
     Input(TICK, "n_intervals"),
     State(TOKEN, "data"),
+    State(GRID, "rowData"),
+    prevent_initial_call=True,
 )
-def refresh(_rev: int, _tick: int, token: str) -> list[dict[str, Any]]:
+def refresh(_rev: int, _tick: int, token: str, shown: list[dict[str, Any]] | None) -> Any:
+    """The challenges as saved now. Nothing is sent when nothing changed, and a refusal or a
+    failed read keeps the rows shown (never an empty grid until a reload)."""
     try:
-        return rows(data_workshop.get_workshop_service().list_challenges(token))
+        fresh = rows(data_workshop.get_workshop_service().list_challenges(token))
     except ServiceError:
-        return []
+        return dash.no_update
+    return dash.no_update if fresh == shown else fresh
+
+
+@callback(
+    Output(FULL, "children"),
+    Input(GRID, "selectedRows"),
+    State(TOKEN, "data"),
+    prevent_initial_call=True,
+)
+def read_in_full(selected: list[dict[str, Any]] | None, token: str) -> Any:
+    """The selected challenge's whole text and decision (the grid shows only their start)."""
+    if not selected:
+        return html.P("Select a challenge to read it in full here.", className="note")
+    challenge_id = int(selected[0]["id"])
+    try:
+        found = data_workshop.get_workshop_service().list_challenges(token)
+    except ServiceError as exc:
+        return failed(exc)
+    c = next((c for c in found if c.id == challenge_id), None)
+    if c is None:
+        return html.P(f"Challenge #{challenge_id} is no longer there.", className="note")
+    return html.Div(
+        [
+            html.H3(f"Challenge #{c.id} by {c.author}", style={"margin": "0.6rem 0 0.2rem"}),
+            long_text(c.text, id=W + "ch-full-text"),
+            html.P(["Decision: ", long_text(_decision(c))]) if c.decided_by else None,
+        ],
+        style=PANEL,
+    )
 
 
 @callback(

@@ -146,3 +146,48 @@ def cell_options(baseline: pd.DataFrame) -> list[dict[str, str]]:
 
 def bump(rev: int | None) -> int:
     return (rev or 0) + 1
+
+
+#: How much of a challenge, reason or comment a table or list shows before "read in full".
+CLIP = 200
+FULL_TEXT_STYLE = {
+    "whiteSpace": "pre-wrap",
+    "overflowWrap": "anywhere",
+    "maxHeight": "18rem",
+    "overflowY": "auto",
+    "border": "1px solid #dde1e8",
+    "borderRadius": "4px",
+    "padding": "0.4rem 0.6rem",
+    "margin": "0.3rem 0",
+    "background": "#fafbfc",
+}
+
+
+def clip(text: str | None, limit: int = CLIP) -> str:
+    """The first ``limit`` characters of ``text`` (whole words where it can), then '…'."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit * 0.6 else cut).rstrip() + " …"
+
+
+def long_text(text: str | None, limit: int = CLIP, **attrs: Any) -> Any:
+    """Text as it is when short; when long, its start and a 'read in full' disclosure holding
+    the whole text in a scrolling box (so one long text never makes the page thousands of
+    pixels tall)."""
+    text = text or ""
+    if len(text) <= limit:
+        return html.Span(text, **attrs)
+    return html.Details(
+        [
+            html.Summary(
+                [clip(text, limit), html.Span(f" read in full ({len(text):,} characters)")],
+                className="ws-clip-summary",
+            ),
+            html.Div(text, className="ws-full-text", style=FULL_TEXT_STYLE),
+        ],
+        className="ws-clipped",
+        **attrs,
+    )

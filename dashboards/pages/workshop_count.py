@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash
 import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, callback, html
@@ -23,8 +24,10 @@ from dashboards.pages.workshop_common import (
     ServiceError,
     W,
     cell_label,
+    clip,
     failed,
     heading,
+    long_text,
 )
 from totalplace.workshop.service import ChallengeInfo, FigureCell
 
@@ -117,14 +120,14 @@ def rows(baseline: pd.DataFrame, challenges: list[ChallengeInfo]) -> list[dict[s
     State(TOKEN, "data"),
     prevent_initial_call=True,
 )
-def refresh_counts(_rev: int, _tick: int, token: str) -> list[dict[str, Any]]:
+def refresh_counts(_rev: int, _tick: int, token: str) -> Any:
     """The count with up-to-date challenge counts (the figures themselves never change here)."""
     service = data_workshop.get_workshop_service()
     try:
         info = service.get_workshop(token)
         challenges = service.list_challenges(token)
     except ServiceError:
-        return []
+        return dash.no_update  # keep what is shown rather than an empty grid
     return rows(data_workshop.baseline(info.place_name, info.year), challenges)
 
 
@@ -157,6 +160,7 @@ def pick_cell(selected: list[dict[str, Any]] | None) -> tuple[Any, Any]:
     Input(TICK, "n_intervals"),
     State(TOKEN, "data"),
     State(INFO, "data"),
+    prevent_initial_call=True,
 )
 def show_history(
     cell: dict[str, str] | None, _rev: int, _tick: int, token: str, info: dict[str, Any] | None
@@ -179,11 +183,13 @@ def show_history(
         c = h.challenge
         events = "; ".join(
             f"{e.at:%H:%M} {e.actor} ({e.role}) {e.action.split('.')[-1]}"
-            + (f": {e.why}" if e.why else "")
+            + (f": {clip(e.why)}" if e.why else "")
             for e in h.events
         )
         items.append(
-            html.Li([html.Strong(f"#{c.id} {c.status.value}"), f" — “{c.text}” — {events}"])
+            html.Li(
+                [html.Strong(f"#{c.id} {c.status.value}"), " — ", long_text(c.text), f" — {events}"]
+            )
         )
     return html.Div(
         [html.H3("History of this cell", style={"margin": "0.6rem 0 0.2rem"}), html.Ul(items)],

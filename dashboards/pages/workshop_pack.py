@@ -1,5 +1,6 @@
-"""The facilitator's side of a workshop: links for partners and observers, snapshots frozen with
-their content hash, the workshop pack (XLSX + HTML) to download, and the audit trail."""
+"""The facilitator's side of a workshop: links for partners and observers (shown to facilitators
+only), snapshots frozen with their content hash, the workshop pack (XLSX, HTML and CSVs) to
+download, and the audit trail."""
 
 from __future__ import annotations
 
@@ -24,15 +25,18 @@ from dashboards.pages.workshop_common import (
     PRIMARY,
     REV,
     ROW,
+    SINGLE_ROW,
     TICK,
     TOKEN,
     ServiceError,
     W,
     bump,
+    clip,
     done,
     failed,
     field,
     heading,
+    long_text,
     say,
 )
 
@@ -45,7 +49,8 @@ NAME, ROLE, ISSUE, ISSUED, LINKS = (
 )
 LABEL, FREEZE, FROZEN = W + "snap-label", W + "snap-freeze", W + "snap-msg"
 SNAPSHOT, EXPORT, EXPORTED = W + "snap-pick", W + "snap-export", W + "export-msg"
-XLSX, HTML, AUDIT = W + "dl-xlsx", W + "dl-html", W + "audit"
+XLSX, HTML, CSV, AUDIT = W + "dl-xlsx", W + "dl-html", W + "dl-csv", W + "audit"
+AUDIT_FULL = W + "audit-full"
 AUDIT_COLUMNS = [
     {"field": "id", "headerName": "#", "width": 70, "sort": "desc"},
     {"field": "at", "headerName": "When (UTC)", "width": 170},
@@ -95,7 +100,7 @@ def links_section() -> html.Div:
     )
 
 
-def snapshot_section() -> html.Div:
+def snapshot_section(token: str) -> html.Div:
     return html.Div(
         [
             heading("Snapshot and workshop pack", "the facilitator freezes; anyone exports"),
@@ -126,9 +131,16 @@ def snapshot_section() -> html.Div:
                     html.Div(id=FROZEN),
                     html.Div(
                         [
-                            field("Snapshot", dcc.Dropdown(id=SNAPSHOT, options=[]), "30rem"),
+                            field(
+                                "Snapshot",
+                                dcc.Dropdown(id=SNAPSHOT, **_snapshot_choice(token, None)),
+                                "30rem",
+                            ),
                             html.Button(
-                                "Export pack (XLSX + HTML)", id=EXPORT, n_clicks=0, style=BUTTON
+                                "Export pack (XLSX, HTML, CSVs)",
+                                id=EXPORT,
+                                n_clicks=0,
+                                style=BUTTON,
                             ),
                         ],
                         style=ROW | {"marginTop": "0.6rem"},
@@ -136,6 +148,7 @@ def snapshot_section() -> html.Div:
                     html.Div(id=EXPORTED),
                     dcc.Download(id=XLSX),
                     dcc.Download(id=HTML),
+                    dcc.Download(id=CSV),
                 ],
                 style=PANEL,
             ),
@@ -143,7 +156,7 @@ def snapshot_section() -> html.Div:
     )
 
 
-def audit_section() -> html.Div:
+def audit_section(token: str) -> html.Div:
     return html.Div(
         [
             heading("Audit trail"),
@@ -154,17 +167,19 @@ def audit_section() -> html.Div:
             dag.AgGrid(
                 id=AUDIT,
                 columnDefs=AUDIT_COLUMNS,
-                rowData=[],
+                rowData=audit_rows(token),
                 defaultColDef=DEFAULT_COL,
                 getRowId="params.data.key",
                 dashGridOptions={
                     "domLayout": "autoHeight",
                     "pagination": True,
                     "paginationPageSize": 20,
+                    "rowSelection": SINGLE_ROW,
                 },
                 className="ag-theme-alpine",
                 style={"width": "100%"},
             ),
+            html.Div(id=AUDIT_FULL),
         ]
     )
 
@@ -230,18 +245,12 @@ def freeze(_n: int, label: str | None, token: str, info: dict[str, Any], rev: in
     ), bump(rev)
 
 
-@callback(
-    Output(SNAPSHOT, "options"),
-    Output(SNAPSHOT, "value"),
-    Input(REV, "data"),
-    State(TOKEN, "data"),
-    State(SNAPSHOT, "value"),
-)
-def list_snapshots(_rev: int, token: str, current: int | None) -> tuple[Any, Any]:
+def _snapshot_choice(token: str, current: int | None) -> dict[str, Any]:
+    """The snapshot dropdown's options and value (the newest, unless one is chosen)."""
     try:
         found = data_workshop.get_workshop_service().list_snapshots(token)
     except ServiceError:
-        return [], None
+        return {"options": [], "value": None}
     options = [
         {
             "label": f"{s.id}: {s.label} ({s.frozen_at:%d %b %H:%M}, {s.content_hash[:12]}…)",
@@ -250,13 +259,27 @@ def list_snapshots(_rev: int, token: str, current: int | None) -> tuple[Any, Any
         for s in found
     ]
     ids = [s.id for s in found]
-    return options, (current if current in ids else (ids[-1] if ids else None))
+    return {"options": options, "value": current if current in ids else (ids[-1] if ids else None)}
+
+
+@callback(
+    Output(SNAPSHOT, "options"),
+    Output(SNAPSHOT, "value"),
+    Input(REV, "data"),
+    State(TOKEN, "data"),
+    State(SNAPSHOT, "value"),
+    prevent_initial_call=True,
+)
+def list_snapshots(_rev: int, token: str, current: int | None) -> tuple[Any, Any]:
+    choice = _snapshot_choice(token, current)
+    return choice["options"], choice["value"]
 
 
 @callback(
     Output(EXPORTED, "children"),
     Output(XLSX, "data"),
     Output(HTML, "data"),
+    Output(CSV, "data"),
     Output(REV, "data", allow_duplicate=True),
     Input(EXPORT, "n_clicks"),
     State(SNAPSHOT, "value"),
@@ -265,18 +288,44 @@ def list_snapshots(_rev: int, token: str, current: int | None) -> tuple[Any, Any
     prevent_initial_call=True,
 )
 def export(_n: int, snapshot_id: int | None, token: str, rev: int) -> tuple[Any, ...]:
-    """The pack of the chosen snapshot, as two downloads (XLSX and HTML)."""
+    """The pack of the chosen snapshot, as three downloads (XLSX, HTML and a zip of CSVs)."""
     if snapshot_id is None:
-        return say("Freeze a snapshot first, then export its pack."), None, None, rev
+        return say("Freeze a snapshot first, then export its pack."), None, None, None, rev
     service = data_workshop.get_workshop_service()
     with tempfile.TemporaryDirectory(prefix="totalplace-pack-") as tmp:
         try:
             pack = service.export_pack(token, int(snapshot_id), Path(tmp))
         except ServiceError as exc:
-            return failed(exc), None, None, bump(rev)
-        xlsx = dcc.send_bytes(pack.xlsx.read_bytes(), pack.xlsx.name)
-        page = dcc.send_bytes(pack.html.read_bytes(), pack.html.name)
-    return done(f"Pack exported: {pack.xlsx.name} and {pack.html.name}."), xlsx, page, bump(rev)
+            return failed(exc), None, None, None, bump(rev)
+        files = [dcc.send_bytes(p.read_bytes(), p.name) for p in (pack.xlsx, pack.html, pack.csv)]
+    names = f"{pack.xlsx.name}, {pack.html.name} and {pack.csv.name}"
+    return done(f"Pack exported: {names}."), *files, bump(rev)
+
+
+def audit_rows(token: str) -> list[dict[str, Any]]:
+    """The audit grid's rows, newest first: the detail clipped, the whole of it in ``full``."""
+    try:
+        events = data_workshop.get_workshop_service().audit(token)
+    except ServiceError:
+        return []
+    out = []
+    for e in reversed(events):
+        detail = _detail(e.action, e.payload)
+        full = " — ".join(t for t in (detail, e.why or "") if t)
+        out.append(
+            {
+                "key": str(e.id),
+                "id": e.id,
+                "at": f"{e.at:%Y-%m-%d %H:%M:%S}",
+                "actor": e.actor,
+                "role": e.role,
+                "action": e.action,
+                "target": e.target,
+                "why": clip(full),
+                "full": full,
+            }
+        )
+    return out
 
 
 @callback(
@@ -284,31 +333,42 @@ def export(_n: int, snapshot_id: int | None, token: str, rev: int) -> tuple[Any,
     Input(REV, "data"),
     Input(TICK, "n_intervals"),
     State(TOKEN, "data"),
+    State(AUDIT, "rowData"),
+    prevent_initial_call=True,
 )
-def audit(_rev: int, _tick: int, token: str) -> list[dict[str, Any]]:
-    try:
-        events = data_workshop.get_workshop_service().audit(token)
-    except ServiceError:
-        return []
-    return [
-        {
-            "key": str(e.id),
-            "id": e.id,
-            "at": f"{e.at:%Y-%m-%d %H:%M:%S}",
-            "actor": e.actor,
-            "role": e.role,
-            "action": e.action,
-            "target": e.target,
-            "why": e.why or _detail(e.action, e.payload),
-        }
-        for e in events
-    ]
+def audit(_rev: int, _tick: int, token: str, shown: list[dict[str, Any]] | None) -> Any:
+    fresh = audit_rows(token)
+    return dash.no_update if not fresh or fresh == shown else fresh
+
+
+@callback(
+    Output(AUDIT_FULL, "children"),
+    Input(AUDIT, "selectedRows"),
+    prevent_initial_call=True,
+)
+def audit_in_full(selected: list[dict[str, Any]] | None) -> Any:
+    """The selected event's whole detail (the grid shows only its start)."""
+    if not selected or not selected[0].get("full"):
+        return None
+    row = selected[0]
+    return html.Div(
+        [html.Strong(f"#{row['id']} {row['action']} by {row['actor']}: "), long_text(row["full"])],
+        style=PANEL,
+    )
 
 
 def _detail(action: str, payload: dict[str, Any]) -> str:
     """A line saying what an event did, where it has no 'why'."""
     if action == "denied":
-        return f"refused: {payload.get('action', '')}"
+        return f"refused: {payload.get('action', '')}" + (
+            f" ({payload['refused']}, scenario {payload.get('scenario_id')})"
+            if payload.get("refused")
+            else ""
+        )
+    if payload.get("summary"):
+        return "; ".join(str(x) for x in payload["summary"])
+    if action == "scenario.comment":
+        return f"comment: {payload.get('text', '')}"
     cell = payload.get("cell")
     if isinstance(cell, dict):
         where = f"{cell.get('agency_type')} × {cell.get('function') or cell.get('theme')}"

@@ -10,6 +10,7 @@ test on a request leaving 127.0.0.1 or a browser console error, as in conftest.
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,22 +165,23 @@ def test_a_workshop_from_start_to_pack(
     assert "2 of" in quinn.inner_text("#ws-sc-totals")
     quinn.wait_for_selector("#ws-sc-wf .waterfalllayer .point")
 
-    # Pat edits the same scenario from an older version: told, then merges
-    pat.click("#ws-refresh")
-    _pick(pat, "ws-sc-pick", re.compile(r"^Prevention"))
-    pat.wait_for_function(
+    # the facilitator (who may edit anyone's scenario) edits Quinn's from an older version:
+    # told, then merges (a partner may not edit it at all: tests/browser/test_workshop_partner.py)
+    fac.click("#ws-refresh")
+    _pick(fac, "ws-sc-pick", re.compile(r"^Prevention"))
+    fac.wait_for_function(
         "() => (document.querySelector('#ws-sc-status')?.textContent || '').includes('Prevention')"
     )
     _add_move(quinn, NHS, DWP, "£1m")
     _done(quinn, "ws-sc-msg", "is now version 3")
-    _add_move(pat, DWP, NHS, "£2m")
-    pat.wait_for_selector("#ws-sc-stale", state="visible")
-    assert "Someone saved first: Quinn saved version 3" in pat.inner_text("#ws-sc-stale")
-    pat.click("#ws-sc-merge")
-    _done(pat, "ws-sc-msg", "is now version 4")
-    pat.wait_for_function("() => document.querySelectorAll('#ws-sc-log li').length === 3")
+    _add_move(fac, DWP, NHS, "£2m")
+    fac.wait_for_selector("#ws-sc-stale", state="visible")
+    assert "Someone saved first: Quinn saved version 3" in fac.inner_text("#ws-sc-stale")
+    fac.click("#ws-sc-merge")
+    _done(fac, "ws-sc-msg", "is now version 4")
+    fac.wait_for_function("() => document.querySelectorAll('#ws-sc-log li').length === 3")
 
-    # the facilitator freezes a snapshot and exports the pack (two files)
+    # the facilitator freezes a snapshot and exports the pack (three files)
     fac.fill("#ws-snap-label", "End of the session")
     fac.click("#ws-snap-freeze")
     fac.wait_for_selector("#ws-snap-hash")
@@ -191,16 +193,18 @@ def test_a_workshop_from_start_to_pack(
     )
     fac.click("#ws-snap-export")
     _done(fac, "ws-export-msg", "Pack exported")
-    for _ in range(100):  # both downloads start from the one click
-        if len(downloads) == 2:
+    for _ in range(100):  # the three downloads start from the one click
+        if len(downloads) == 3:
             break
         fac.wait_for_timeout(100)
     names = sorted(d.suggested_filename for d in downloads)
-    assert [Path(n).suffix for n in names] == [".html", ".xlsx"], names
+    assert [Path(n).suffix for n in names] == [".zip", ".html", ".xlsx"], names
     for d in downloads:
         d.save_as(tmp_path / d.suggested_filename)
-    assert (tmp_path / names[1]).read_bytes()[:2] == b"PK"
-    assert "Prevention" in (tmp_path / names[0]).read_text(encoding="utf-8")
+    assert (tmp_path / names[2]).read_bytes()[:2] == b"PK"
+    assert "Prevention" in (tmp_path / names[1]).read_text(encoding="utf-8")
+    with zipfile.ZipFile(tmp_path / names[0]) as zf:
+        assert "01_summary.csv" in zf.namelist()
 
     # the audit trail lists what happened, the refusal included
     fac.wait_for_selector("#ws-audit .ag-row")

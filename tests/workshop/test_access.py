@@ -78,6 +78,24 @@ OPS: dict[str, Op] = {
         _scenario,
         lambda r, t, sid: r.svc.update_scenario(t, sid, 1, [MOVE]),
     ),
+    "copy_scenario": (
+        Action.PROPOSE_SCENARIO,
+        True,
+        _scenario,
+        lambda r, t, sid: r.svc.copy_scenario(t, sid, f"Copy by {t[:6]}"),
+    ),
+    "comment_scenario": (
+        Action.COMMENT,
+        True,
+        _scenario,
+        lambda r, t, sid: r.svc.comment_scenario(t, sid, "what about the pooled budget?"),
+    ),
+    "scenario_comments": (
+        Action.READ,
+        False,
+        _scenario,
+        lambda r, t, sid: r.svc.scenario_comments(t, sid),
+    ),
     "accept_challenge": (
         Action.DECIDE_CHALLENGE,
         True,

@@ -59,7 +59,8 @@ def test_two_writers_from_the_same_version_one_wins_one_is_told(
     room: Room, make_service: Callable[[], WorkshopService], round_: int
 ) -> None:
     sid = room.svc.create_scenario(room.partner, "Shared").id
-    other = room.svc.issue_token(room.facilitator, "partner", "Dev (DWP)").token
+    # the scenario's owner and a facilitator (the only others who may edit it)
+    other = room.svc.issue_token(room.facilitator, "facilitator", "Co-facilitator").token
     svc_a, svc_b = make_service(), make_service()
     barrier = threading.Barrier(2, timeout=30)
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -93,6 +94,9 @@ def test_kill_during_pack_export_leaves_no_half_written_pack(db_url: str, tmp_pa
         openpyxl.load_workbook(xlsx).close()
     for page in out.glob("*.html"):
         assert page.read_text(encoding="utf-8").rstrip().endswith("</html>")
+    for zipped in out.glob("*.csv.zip"):
+        with zipfile.ZipFile(zipped) as zf:
+            assert zf.testzip() is None and zf.namelist()
     svc.close()
     again = WorkshopService.from_url(db_url, migrate=True)
     assert again.verify_snapshot(issued.token, snap_id)

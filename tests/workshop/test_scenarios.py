@@ -342,3 +342,47 @@ def test_overdrawing_or_unknown_cells_always_raise(data: st.DataObject) -> None:
 def test_percentages_outside_0_to_100_are_refused(pct: object) -> None:
     with pytest.raises(ScenarioError, match="percent"):
         Move(COUNCIL_SP, COUNCIL_H, percent=pct)  # type: ignore[arg-type]
+
+
+def test_an_overdrawn_cell_says_how_much_can_come_out_not_an_option_the_page_lacks() -> None:
+    with pytest.raises(ScenarioError) as refused:
+        sc.apply(BASE, [Move(COUNCIL_H, NHS_H, amount_pence=300_00)])
+    words = str(refused.value)
+    assert "Councils × 7. Health would be negative (£200.00 → -£100.00)" in words
+    assert "at most £200.00 can come out of it" in words and "allow negative" not in words
+
+
+def test_describe_update_says_what_changed() -> None:
+    move = sc.change_to_dict(Move(COUNCIL_SP, NHS_H, amount_pence=2_000_000_00))
+    invest = sc.change_to_dict(InvestToSave(COUNCIL_H, NHS_H, 500_000_00, Decimal("1.5"), 5))
+    flipped = {**invest, "cashable": False}
+    assert sc.describe_update([], [move]) == [
+        "added change 1: move £2.0m from Councils × 10. Social protection to NHS and health × "
+        "7. Health"
+    ]
+    assert sc.describe_update([move, invest], [move, flipped], old_name="A", new_name="B") == [
+        "title 'A'→'B'",
+        "change 2 (invest £500k in Councils × 7. Health, non-cashable saving in NHS and health × "
+        "7. Health): saving cashable→non-cashable",
+    ]
+    bigger = {**move, "amount_pence": 3_500_000_00}
+    assert sc.describe_update([move], [bigger]) == [
+        "change 1 (move £3.5m from Councils × 10. Social protection to NHS and health × "
+        "7. Health): amount £2.0m→£3.5m"
+    ]
+    assert sc.describe_update([move, invest], [invest]) == [
+        "removed change 1: move £2.0m from Councils × 10. Social protection to NHS and health × "
+        "7. Health"
+    ]
+    assert sc.describe_update([move], [move], old_name="A", new_name="A") == ["nothing changed"]
+
+
+def test_savings_split_cashable_and_not() -> None:
+    cashable = InvestToSave(COUNCIL_H, NHS_H, 100_00, Decimal(2), 3)
+    capacity = InvestToSave(COUNCIL_H, COUNCIL_SP, 100_00, Decimal(1), 2, cashable=False)
+    _, log = sc.apply(BASE, [cashable, capacity])
+    split = sc.savings(log)
+    assert split.to_dict("records") == [
+        {"step": 1, "label": "change 1", "cashable_pence": 600_00, "non_cashable_pence": 0},
+        {"step": 2, "label": "change 2", "cashable_pence": 0, "non_cashable_pence": 200_00},
+    ]

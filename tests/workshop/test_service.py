@@ -114,7 +114,15 @@ def test_every_change_writes_one_event_with_who_when_what_why(room: Room) -> Non
         ("Pat (PCT)", "partner", "scenario.create", "test"),
         ("Pat (PCT)", "partner", "scenario.update", "start again"),
     ]
-    assert events[1].payload == {"from_version": 1, "version": 2, "changes": []}
+    assert events[1].payload == {
+        "from_version": 1,
+        "version": 2,
+        "name": "Prevention",
+        "summary": [
+            "removed change 1: move 2% from NHS and health × 7. Health to Councils × 7. Health"
+        ],
+        "changes": [],
+    }
     assert events[0].at <= events[1].at and events[0].at.utcoffset().total_seconds() == 0
 
 

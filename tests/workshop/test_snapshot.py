@@ -3,7 +3,10 @@ workshop pack whose spreadsheet holds no formula that came from data."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -169,6 +172,42 @@ def test_export_pack_neutralises_formulas_and_keeps_numbers(room: Room) -> None:
     neg = [r for r in baseline.iter_rows(min_row=2, values_only=True) if r[1] == "'@SUM(1)"]
     assert neg == [("'=cmd|' /C calc'!A0", "'@SUM(1)", -5.0, -500)]
     assert isinstance(neg[0][3], int) and all(isinstance(n, (int, float)) for n in numbers)
+
+
+def test_export_pack_csvs_hold_every_table_neutralised_like_the_xlsx(room: Room) -> None:
+    for i, bad in enumerate(HOSTILE):
+        room.svc.create_challenge(room.partner, room.cell(), bad, amount_pence=i)
+    room.svc.create_scenario(room.partner, "=BAD()", [Move(NHS_H, COUNCIL_H, amount_pence=7)])
+    sid = room.svc.freeze_snapshot(room.facilitator, room.baseline, why="-why").id
+    pack = room.svc.export_pack(room.observer, sid, room.tmp / "pack")
+    assert pack.csv.name.endswith(".csv.zip")
+    wb = openpyxl.load_workbook(pack.xlsx)
+    with zipfile.ZipFile(pack.csv) as zf:
+        names = zf.namelist()
+        tables = {n: list(csv.reader(io.StringIO(zf.read(n).decode("utf-8-sig")))) for n in names}
+    assert len(names) == len(wb.sheetnames)  # one CSV per sheet, in the same order
+    assert names[0] == "01_summary.csv" and "07_challenges.csv" in names
+    for name, ws in zip(names, wb.worksheets, strict=True):
+        sheet = [["" if v is None else str(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        rows = tables[name]
+        assert len(rows) == len(sheet), name
+        for row in rows:
+            for value in row:  # numbers stay numbers (-0.07); text never starts like a formula
+                assert _is_number(value) or not value.startswith(snap.FORMULA_PREFIXES), value
+    challenges = tables["07_challenges.csv"]
+    texts = [r[challenges[0].index("text")] for r in challenges[1:]]
+    for bad in HOSTILE:
+        assert "'" + bad.strip() in texts  # the same inert text as the XLSX
+    pence = sorted(int(r[3]) for r in tables["02_baseline.csv"][1:])
+    assert pence == sorted(int(v) for v in room.baseline["amount_pence"])
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def test_export_pack_html_is_self_contained_and_escaped(room: Room) -> None:

@@ -30,16 +30,43 @@ class TokenRefused(PermissionDenied):
     """The token is unknown, expired or revoked."""
 
 
-class RoleRefused(PermissionDenied):
+class Refused(PermissionDenied):
+    """A valid token was refused an action; the service records it as a ``denied`` event with
+    ``details`` (what was refused, beyond the action)."""
+
+    def __init__(
+        self, caller: Caller, action: Action, message: str, details: dict[str, object] | None = None
+    ) -> None:
+        self.caller = caller
+        self.action = action
+        self.details = dict(details or {})
+        super().__init__(message)
+
+
+class RoleRefused(Refused):
     """The token is valid but its role does not allow the action."""
 
     def __init__(self, caller: Caller, action: Action) -> None:
-        self.caller = caller
-        self.action = action
         allowed = ", ".join(sorted(r.value for r in PERMISSIONS[action]))
         super().__init__(
+            caller,
+            action,
             f"{caller.display_name} ({caller.role.value}) may not {action.describe}: "
-            f"only {allowed} may"
+            f"only {allowed} may",
+        )
+
+
+class OwnershipRefused(Refused):
+    """The role may edit scenarios, but not this one: it belongs to someone else."""
+
+    def __init__(self, caller: Caller, scenario_id: int, name: str, owner: str) -> None:
+        super().__init__(
+            caller,
+            Action.PROPOSE_SCENARIO,
+            f"{caller.display_name} ({caller.role.value}) may not change the scenario "
+            f"{name!r}: it belongs to {owner}, and only its owner or a facilitator may edit it. "
+            "Copy it to make your own version, or comment on it",
+            {"scenario_id": scenario_id, "refused": "not the scenario's owner"},
         )
 
 
@@ -47,6 +74,7 @@ class Action(StrEnum):
     READ = "read"
     CHALLENGE = "challenge"
     PROPOSE_SCENARIO = "propose_scenario"
+    COMMENT = "comment"
     DECIDE_CHALLENGE = "decide_challenge"
     FREEZE_SNAPSHOT = "freeze_snapshot"
     MANAGE_TOKENS = "manage_tokens"
@@ -57,6 +85,7 @@ class Action(StrEnum):
             "read": "read the workshop",
             "challenge": "create challenges",
             "propose_scenario": "create or change scenarios",
+            "comment": "comment on scenarios",
             "decide_challenge": "accept or reject challenges",
             "freeze_snapshot": "freeze snapshots",
             "manage_tokens": "issue, list or revoke tokens",
@@ -66,10 +95,12 @@ class Action(StrEnum):
 _F, _P, _O = Role.FACILITATOR, Role.PARTNER, Role.OBSERVER
 #: The one permission table. The facilitator may also raise challenges and edit scenarios
 #: (to record what is said in the room); partners cannot decide, freeze or manage tokens.
+#: Scenarios also have an owner (``may_edit``): a partner changes only their own.
 PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.READ: frozenset({_F, _P, _O}),
     Action.CHALLENGE: frozenset({_F, _P}),
     Action.PROPOSE_SCENARIO: frozenset({_F, _P}),
+    Action.COMMENT: frozenset({_F, _P}),
     Action.DECIDE_CHALLENGE: frozenset({_F}),
     Action.FREEZE_SNAPSHOT: frozenset({_F}),
     Action.MANAGE_TOKENS: frozenset({_F}),
@@ -120,6 +151,17 @@ def resolve(session: Session, token: str, now: datetime) -> Caller:
 def require(caller: Caller, action: Action) -> None:
     if not allowed(caller.role, action):
         raise RoleRefused(caller, action)
+
+
+def may_edit(caller: Caller, owner_token_id: int | None) -> bool:
+    """True when ``caller`` may change a scenario owned by ``owner_token_id``: its owner, or any
+    facilitator. A scenario with no recorded owner (made before owners were kept) is the
+    facilitators' alone."""
+    if not allowed(caller.role, Action.PROPOSE_SCENARIO):
+        return False
+    return caller.role is Role.FACILITATOR or (
+        owner_token_id is not None and owner_token_id == caller.token_id
+    )
 
 
 def issue(

@@ -160,7 +160,12 @@ class Challenge(Base):
 
 
 class Scenario(Base):
-    """A named list of changes; ``version`` rises on every save (optimistic concurrency)."""
+    """A named list of changes; ``version`` rises on every save (optimistic concurrency).
+
+    ``owner_token_id`` is the token that created it: only that token or a facilitator may change
+    it (others copy it, or comment). None for scenarios made before owners were recorded whose
+    creator's token could not be told apart: those only a facilitator may change.
+    """
 
     __tablename__ = "scenarios"
     __table_args__ = (UniqueConstraint("workshop_id", "name", name="uq_scenarios_workshop_name"),)
@@ -172,6 +177,7 @@ class Scenario(Base):
     version: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    owner_token_id: Mapped[int | None] = mapped_column(ForeignKey("tokens.id"))
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

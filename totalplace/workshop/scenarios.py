@@ -13,6 +13,8 @@ with a published ratio of savings in another, giving a per-year table of costs a
 from __future__ import annotations
 
 import csv
+import difflib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -381,10 +383,11 @@ class _State:
             new[cell] = new.get(cell, self.get(cell, step, kind)) + delta
         for cell, _ in deltas:
             if new[cell] < 0 and not allow_negative:
+                have = self.cells[cell]
                 raise ScenarioError(
                     f"change {step} ({kind}): {cell.label} would be negative "
-                    f"({gbp(self.cells[cell])} → {gbp(new[cell])}); "
-                    "reduce the amount or allow negative cells"
+                    f"({gbp(have)} → {gbp(new[cell])}): at most {gbp(max(have, 0))} can come "
+                    "out of it; reduce the amount"
                 )
         self.cells = new
 
@@ -594,3 +597,114 @@ def invest_from_evidence(
         evidence_id=evidence.id,
         note=note or evidence.citation,
     )
+
+
+# -- what an update changed (for the audit trail) ----------------------------------------------
+def short_gbp(pence: int) -> str:
+    """Pounds in a few characters for sentences: '£2.0m', '£350k', '£1.25bn', '-£40'."""
+    sign, v = ("-" if pence < 0 else ""), abs(int(pence)) / 100
+    for unit, size in (("bn", 1e9), ("m", 1e6), ("k", 1e3)):
+        if v >= size:
+            text = f"{v / size:.2f}".rstrip("0").rstrip(".")
+            return f"{sign}£{text if '.' in text or unit == 'k' else text + '.0'}{unit}"
+    return f"{sign}£{v:,.2f}".replace(".00", "")
+
+
+def _cell_words(value: Any) -> str:
+    try:
+        return CellRef.parse(value).label
+    except ScenarioError:
+        return "?"
+
+
+def describe_change(change: Mapping[str, Any]) -> str:
+    """One stored change in a few words: 'move £2.0m from A × f to B × g'."""
+    kind = change.get("kind")
+    if kind == "move":
+        what = (
+            f"{change['percent']}%"
+            if change.get("percent") is not None
+            else short_gbp(int(change.get("amount_pence") or 0))
+        )
+        return (
+            f"move {what} from {_cell_words(change.get('from_cell'))} "
+            f"to {_cell_words(change.get('to_cell'))}"
+        )
+    if kind == "set":
+        return f"set {_cell_words(change.get('cell'))} to {short_gbp(int(change['amount_pence']))}"
+    if kind == "driver":
+        where = _cell_words(change["cell"]) if change.get("cell") else "the whole baseline"
+        return f"driver {change.get('replacement')} for {where}"
+    if kind == "invest_to_save":
+        cash = "cashable" if change.get("cashable", True) else "non-cashable"
+        return (
+            f"invest {short_gbp(int(change['amount_pence']))} in "
+            f"{_cell_words(change.get('invest_cell'))}, {cash} saving in "
+            f"{_cell_words(change.get('saving_cell'))}"
+        )
+    return f"{kind} change"
+
+
+def _field_words(name: str, old: Any, new: Any) -> str:
+    if name == "cashable":
+        words = {True: "cashable", False: "non-cashable"}
+        return f"saving {words[bool(old)]}→{words[bool(new)]}"
+    if name == "amount_pence" and old is not None and new is not None:
+        return f"amount {short_gbp(int(old))}→{short_gbp(int(new))}"
+    if name in _CELL_FIELDS:
+        return f"{name.replace('_', ' ')} {_cell_words(old)}→{_cell_words(new)}"
+    return f"{name.replace('_', ' ')} {old}→{new}"
+
+
+def describe_update(
+    old: Sequence[Mapping[str, Any]],
+    new: Sequence[Mapping[str, Any]],
+    *,
+    old_name: str | None = None,
+    new_name: str | None = None,
+) -> list[str]:
+    """What turned the changes ``old`` into ``new`` (and the title, if it changed), in words:
+    ['added change 3: move £2.0m from A to B', 'change 2: saving cashable→non-cashable', ...].
+    Pure; used for the audit trail of a scenario update."""
+    out: list[str] = []
+    if old_name is not None and new_name is not None and old_name != new_name:
+        out.append(f"title {old_name!r}→{new_name!r}")
+    keys = [json.dumps(c, sort_keys=True, default=str) for c in old]
+    new_keys = [json.dumps(c, sort_keys=True, default=str) for c in new]
+    matcher = difflib.SequenceMatcher(a=keys, b=new_keys, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        pairs = min(i2 - i1, j2 - j1) if op == "replace" else 0
+        for k in range(pairs):
+            before, after = old[i1 + k], new[j1 + k]
+            if before.get("kind") != after.get("kind"):
+                out.append(f"removed change {i1 + k + 1}: {describe_change(before)}")
+                out.append(f"added change {j1 + k + 1}: {describe_change(after)}")
+                continue
+            fields = [
+                _field_words(f, before.get(f), after.get(f))
+                for f in sorted(set(before) | set(after))
+                if before.get(f) != after.get(f)
+            ]
+            out.append(f"change {j1 + k + 1} ({describe_change(after)}): {'; '.join(fields)}")
+        out += [f"removed change {i + 1}: {describe_change(old[i])}" for i in range(i1 + pairs, i2)]
+        out += [f"added change {j + 1}: {describe_change(new[j])}" for j in range(j1 + pairs, j2)]
+    return out or ["nothing changed"]
+
+
+# -- savings: cashable or not ------------------------------------------------------------------
+SAVINGS_COLUMNS = ("step", "label", "cashable_pence", "non_cashable_pence")
+
+
+def savings(log: Iterable[LogEntry]) -> pd.DataFrame:
+    """Each invest-to-save change's savings over its years, split cashable / non-cashable."""
+    rows = []
+    for entry in log:
+        if entry.table is None:
+            continue
+        saved = int(entry.table["saving_pence"].sum())
+        cashable = int(entry.table["cashable_saving_pence"].sum())
+        rows.append((entry.step, f"change {entry.step}", cashable, saved - cashable))
+    frame = pd.DataFrame(rows, columns=list(SAVINGS_COLUMNS))
+    return frame.astype({"step": "int64", "cashable_pence": "int64", "non_cashable_pence": "int64"})

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from totalplace.count.result import CountResult
-from totalplace.workshop import access, db
+from totalplace.errors import TotalPlaceError
+from totalplace.workshop import access, db, plausibility
 from totalplace.workshop import scenarios as sc
 from totalplace.workshop import snapshot as snap
 from totalplace.workshop.access import Action, Caller
@@ -42,6 +43,9 @@ from totalplace.workshop.models import (
 
 ACCEPTED_SCENARIO = "Accepted challenges"
 T = TypeVar("T")
+#: (place, year) -> the count by agency_type, function, amount_pence (to judge proposed amounts)
+FiguresSource = Callable[[str, str], pd.DataFrame]
+COMMENT_LIMIT = 10_000
 
 
 class NotFound(WorkshopError):
@@ -156,6 +160,7 @@ class ScenarioInfo:
     created_at: datetime
     updated_by: str
     updated_at: datetime
+    owner_token_id: int | None = None
 
     def parsed(self) -> list[sc.Change]:
         return sc.parse_changes(self.changes)
@@ -243,6 +248,7 @@ def _scenario_info(s: Scenario) -> ScenarioInfo:
         s.created_at,
         s.updated_by,
         s.updated_at,
+        s.owner_token_id,
     )
 
 
@@ -295,22 +301,34 @@ def _challenge_dict(c: ChallengeInfo, scenario_names: Mapping[int, str]) -> dict
 
 # -- the service --------------------------------------------------------------------------------
 class WorkshopService:
-    """Workshop operations on one database. ``clock`` returns aware UTC times (tests move it)."""
+    """Workshop operations on one database. ``clock`` returns aware UTC times (tests move it);
+    ``figures`` gives a place's count, against which proposed amounts are judged
+    (``plausibility``; without it only the absolute ceiling applies)."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], *, clock: Callable[[], datetime] = utcnow
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        figures: FiguresSource | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._figures = figures
 
     @classmethod
     def from_url(
-        cls, url: str, *, migrate: bool = False, clock: Callable[[], datetime] = utcnow
+        cls,
+        url: str,
+        *,
+        migrate: bool = False,
+        clock: Callable[[], datetime] = utcnow,
+        figures: FiguresSource | None = None,
     ) -> WorkshopService:
         """A service on ``url``; ``migrate=True`` first brings the schema up to date."""
         if migrate:
             db.upgrade(url)
-        return cls(db.session_factory(db.make_engine(url)), clock=clock)
+        return cls(db.session_factory(db.make_engine(url)), clock=clock, figures=figures)
 
     def close(self) -> None:
         bind = self._sessions.kw.get("bind")
@@ -329,13 +347,19 @@ class WorkshopService:
                 caller = access.resolve(s, token, self._now())
                 access.require(caller, action)
                 yield s, caller
-        except access.RoleRefused as exc:
-            self._record_denial(exc.caller, exc.action)
+        except access.Refused as exc:
+            self._record_denial(exc)
             raise
 
-    def _record_denial(self, caller: Caller, action: Action) -> None:
+    def _record_denial(self, exc: access.Refused) -> None:
         with self._sessions.begin() as s:
-            self._event(s, caller, "denied", f"action:{action.value}", {"action": action.value})
+            self._event(
+                s,
+                exc.caller,
+                "denied",
+                f"action:{exc.action.value}",
+                {"action": exc.action.value, **exc.details},
+            )
 
     def _event(
         self,
@@ -525,6 +549,11 @@ class WorkshopService:
                     f"this workshop is on {w.place_name} {w.year}; the challenge "
                     f"names {cell.place} {cell.year}"
                 )
+            if amount_pence is not None:
+                cell_pence, total_pence = self._cell_and_total(cell)
+                plausibility.check_proposed_amount(
+                    amount_pence, cell.label, cell_pence, total_pence
+                )
             c = Challenge(
                 workshop_id=w.id,
                 place=cell.place,
@@ -550,6 +579,20 @@ class WorkshopService:
                 {"cell": asdict(cell), "amount_pence": amount_pence, "driver": c.proposed_driver},
             )
             return _challenge_info(c)
+
+    def _cell_and_total(self, cell: FigureCell) -> tuple[int | None, int | None]:
+        """The cell's current figure and the place's total, from the count (None: unknown)."""
+        if self._figures is None:
+            return None, None
+        try:
+            base = self._figures(cell.place, cell.year)
+        except TotalPlaceError:  # no count for it here: the absolute ceiling still applies
+            return None, None
+        total = int(base["amount_pence"].sum())
+        if cell.function is None:
+            return None, total
+        hit = base[(base["agency_type"] == cell.agency_type) & (base["function"] == cell.function)]
+        return int(hit["amount_pence"].sum()), total
 
     def list_challenges(
         self, token: str, *, status: ChallengeStatus | str | None = None
@@ -600,6 +643,7 @@ class WorkshopService:
                         changes=[],
                         created_by=caller.display_name,
                         created_at=now,
+                        owner_token_id=caller.token_id,
                     )
                     s.add(scen)
                 scen.changes = [*scen.changes, sc.change_to_dict(change)]
@@ -680,13 +724,7 @@ class WorkshopService:
             with self._op(token, Action.PROPOSE_SCENARIO) as (s, caller):
                 name = _text(name, "the scenario name", 100)
                 stored = [sc.change_to_dict(c) for c in sc.parse_changes(changes)]
-                taken = s.scalars(
-                    select(Scenario.id).where(
-                        Scenario.workshop_id == caller.workshop_id, Scenario.name == name
-                    )
-                ).first()
-                if taken is not None:
-                    raise Conflict(f"a scenario named {name!r} exists (id {taken})")
+                self._refuse_taken_name(s, caller, name)
                 now = self._now()
                 scen = Scenario(
                     workshop_id=caller.workshop_id,
@@ -694,6 +732,7 @@ class WorkshopService:
                     changes=stored,
                     created_by=caller.display_name,
                     created_at=now,
+                    owner_token_id=caller.token_id,
                     updated_by=caller.display_name,
                     updated_at=now,
                 )
@@ -711,6 +750,23 @@ class WorkshopService:
         except IntegrityError:
             raise Conflict(f"a scenario named {name!r} was just created by someone else") from None
 
+    @staticmethod
+    def _refuse_taken_name(s: Session, caller: Caller, name: str) -> None:
+        taken = s.scalars(
+            select(Scenario.id).where(
+                Scenario.workshop_id == caller.workshop_id, Scenario.name == name
+            )
+        ).first()
+        if taken is not None:
+            raise Conflict(f"a scenario named {name!r} exists (id {taken})")
+
+    def _editable(self, s: Session, caller: Caller, scenario_id: int) -> Scenario:
+        """The scenario, if ``caller`` may change it (its owner or a facilitator)."""
+        scen = self._get(s, Scenario, scenario_id, caller)
+        if not access.may_edit(caller, scen.owner_token_id):
+            raise access.OwnershipRefused(caller, scen.id, scen.name, scen.created_by)
+        return scen
+
     def update_scenario(
         self,
         token: str,
@@ -718,33 +774,144 @@ class WorkshopService:
         expected_version: int,
         changes: Sequence[sc.Change | Mapping[str, Any]],
         *,
+        name: str | None = None,
         why: str | None = None,
     ) -> ScenarioInfo:
-        """Replace a scenario's changes if it is still at ``expected_version``.
+        """Replace a scenario's changes (and, given ``name``, its title) if it is still at
+        ``expected_version``. Only its owner or a facilitator may (OwnershipRefused otherwise:
+        others copy it or comment on it).
 
         Raises StaleVersion (carrying the saved state) when someone saved first: nothing is
-        overwritten silently, on SQLite or PostgreSQL.
+        overwritten silently, on SQLite or PostgreSQL. The audit event says what changed.
         """
         try:
             with self._op(token, Action.PROPOSE_SCENARIO) as (s, caller):
                 stored = [sc.change_to_dict(c) for c in sc.parse_changes(changes)]
-                scen = self._get(s, Scenario, scenario_id, caller)
+                scen = self._editable(s, caller, scenario_id)
                 if scen.version != expected_version:
                     raise StaleVersion(_scenario_info(scen), expected_version)
+                old_name, old_changes = scen.name, list(scen.changes)
+                if name is not None:
+                    new_name = _text(name, "the scenario name", 100)
+                    if new_name != old_name:
+                        self._refuse_taken_name(s, caller, new_name)
+                        scen.name = new_name
                 scen.changes = stored
                 scen.updated_by, scen.updated_at = caller.display_name, self._now()
                 s.flush()  # UPDATE ... WHERE version = expected: StaleDataError if it moved
+                summary = sc.describe_update(
+                    old_changes, stored, old_name=old_name, new_name=scen.name
+                )
                 self._event(
                     s,
                     caller,
                     "scenario.update",
                     f"scenario:{scen.id}",
-                    {"from_version": expected_version, "version": scen.version, "changes": stored},
+                    {
+                        "from_version": expected_version,
+                        "version": scen.version,
+                        "name": scen.name,
+                        "summary": summary,
+                        "changes": stored,
+                    },
                     why,
                 )
                 return _scenario_info(scen)
         except StaleDataError:
             raise StaleVersion(self.get_scenario(token, scenario_id), expected_version) from None
+        except IntegrityError:
+            raise Conflict(f"a scenario named {name!r} was just created by someone else") from None
+
+    def copy_scenario(
+        self, token: str, scenario_id: int, name: str | None = None, *, why: str | None = None
+    ) -> ScenarioInfo:
+        """A new scenario owned by the caller with the changes of ``scenario_id`` (anyone who
+        may propose scenarios may copy any): the way to build on someone else's."""
+        try:
+            with self._op(token, Action.PROPOSE_SCENARIO) as (s, caller):
+                source = self._get(s, Scenario, scenario_id, caller)
+                if name is None:
+                    taken = set(
+                        s.scalars(
+                            select(Scenario.name).where(Scenario.workshop_id == caller.workshop_id)
+                        )
+                    )
+                    stem = f"{source.name} ({caller.display_name})"[:90]
+                    name = next(
+                        n
+                        for n in (stem, *(f"{stem} {k}" for k in range(2, 1000)))
+                        if n not in taken
+                    )
+                name = _text(name, "the scenario name", 100)
+                self._refuse_taken_name(s, caller, name)
+                now = self._now()
+                scen = Scenario(
+                    workshop_id=caller.workshop_id,
+                    name=name,
+                    changes=list(source.changes),
+                    created_by=caller.display_name,
+                    created_at=now,
+                    owner_token_id=caller.token_id,
+                    updated_by=caller.display_name,
+                    updated_at=now,
+                )
+                s.add(scen)
+                s.flush()
+                self._event(
+                    s,
+                    caller,
+                    "scenario.copy",
+                    f"scenario:{scen.id}",
+                    {
+                        "name": name,
+                        "version": scen.version,
+                        "from_scenario_id": source.id,
+                        "from_name": source.name,
+                        "from_version": source.version,
+                        "summary": [f"copy of {source.name!r} version {source.version}"],
+                        "changes": list(source.changes),
+                    },
+                    why,
+                )
+                return _scenario_info(scen)
+        except IntegrityError:
+            raise Conflict(f"a scenario named {name!r} was just created by someone else") from None
+
+    def comment_scenario(self, token: str, scenario_id: int, text: str) -> EventInfo:
+        """A comment on a scenario (anyone who may challenge): kept as an audit event."""
+        with self._op(token, Action.COMMENT) as (s, caller):
+            scen = self._get(s, Scenario, scenario_id, caller)
+            body = _text(text, "the comment", COMMENT_LIMIT)
+            ev = self._event(
+                s,
+                caller,
+                "scenario.comment",
+                f"scenario:{scen.id}",
+                {"text": body, "version": scen.version},
+            )
+            return _event_info(ev)
+
+    def scenario_comments(self, token: str, scenario_id: int) -> list[EventInfo]:
+        """The comments on a scenario, oldest first."""
+        with self._op(token, Action.READ) as (s, caller):
+            scen = self._get(s, Scenario, scenario_id, caller)
+            rows = s.scalars(
+                select(Event)
+                .where(
+                    Event.workshop_id == caller.workshop_id,
+                    Event.target == f"scenario:{scen.id}",
+                    Event.action == "scenario.comment",
+                )
+                .order_by(Event.id)
+            )
+            return [_event_info(e) for e in rows]
+
+    def may_edit_scenario(self, token: str, scenario_id: int) -> bool:
+        """Whether the caller may change the scenario (for display: saving checks again)."""
+        with self._op(token, Action.READ) as (s, caller):
+            return access.may_edit(
+                caller, self._get(s, Scenario, scenario_id, caller).owner_token_id
+            )
 
     def get_scenario(self, token: str, scenario_id: int) -> ScenarioInfo:
         with self._op(token, Action.READ) as (s, caller):
@@ -884,7 +1051,8 @@ class WorkshopService:
             return snap.verify(row.content, row.content_hash)
 
     def export_pack(self, token: str, snapshot_id: int, out_dir: Path) -> snap.ExportPack:
-        """Write the workshop pack (XLSX + HTML) of a snapshot, with the audit trail up to it."""
+        """Write the workshop pack (XLSX, HTML and a zip of CSVs) of a snapshot, with the audit
+        trail up to it."""
         with self._op(token, Action.READ) as (s, caller):
             row = self._get(s, Snapshot, snapshot_id, caller)
             first = s.scalars(
@@ -920,7 +1088,10 @@ class WorkshopService:
                 caller,
                 "snapshot.export",
                 f"snapshot:{row.id}",
-                {"content_hash": row.content_hash, "files": [pack.xlsx.name, pack.html.name]},
+                {
+                    "content_hash": row.content_hash,
+                    "files": [pack.xlsx.name, pack.html.name, pack.csv.name],
+                },
             )
             return pack
 

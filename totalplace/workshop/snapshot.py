@@ -1,5 +1,6 @@
 """Snapshots: the workshop state frozen as canonical JSON, named by its SHA-256, and the
-workshop pack exported from one (an XLSX with a sheet per view and an HTML summary).
+workshop pack exported from one (an XLSX with a sheet per view, the same tables as CSVs in a
+zip, and an HTML summary).
 
 The content holds the figures (from the count), the challenges and every scenario with its
 result, and nothing that changes when nothing happened (no freezing time, no label), so freezing
@@ -9,11 +10,14 @@ as a formula (leading = + - @ tab or CR get a single quote) and keep numbers as 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import html
+import io
 import json
 import os
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +132,7 @@ def safe_cell(value: Any) -> Any:
 class ExportPack:
     xlsx: Path
     html: Path
+    csv: Path  # a zip of one CSV per table
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:
@@ -182,58 +187,67 @@ def _comparison(content: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]
     return header, rows
 
 
-def write_xlsx(
-    content: Mapping[str, Any],
-    events: Sequence[Mapping[str, Any]],
-    path: Path,
-    *,
-    meta: Mapping[str, Any],
-) -> Path:
-    """The workshop pack workbook: summary, baseline, one sheet per scenario, comparison,
-    changes, invest-to-save tables, challenges and the audit trail."""
-    wb = Workbook()
-    taken: set[str] = set()
-    ws = wb.active
-    assert ws is not None
-    ws.title = _sheet_title("Summary", taken)
+@dataclass(frozen=True)
+class PackTable:
+    """One table of the pack: a sheet of the XLSX and a CSV in the zip."""
+
+    title: str
+    header: list[str]
+    rows: list[list[Any]]
+    money_cols: Sequence[int] = ()
+
+
+def pack_tables(
+    content: Mapping[str, Any], events: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any]
+) -> list[PackTable]:
+    """The pack's tables: summary, baseline, one per scenario, comparison, changes,
+    invest-to-save tables, challenges and the audit trail (values as they are, not yet safe)."""
     w = content["workshop"]
-    _write(
-        ws,
-        ["item", "value"],
-        [
-            ["place", w["place_name"]],
-            ["districts", ", ".join(w["place_codes"])],
-            ["year", w["year"]],
-            ["theme", w["theme"] or ""],
-            *([k, v] for k, v in meta.items()),
-            ["baseline total (£)", _gbp(content["figures"]["total_pence"])],
-        ],
-    )
-    base_rows = content["figures"]["rows"]
-    _write(
-        wb.create_sheet(_sheet_title("Baseline", taken)),
-        ["agency_type", "function", "amount (£)", "amount_pence"],
-        [
-            [r["agency_type"], r["function"], _gbp(r["amount_pence"]), r["amount_pence"]]
-            for r in base_rows
-        ],
-        money_cols=[2],
-    )
+    tables = [
+        PackTable(
+            "Summary",
+            ["item", "value"],
+            [
+                ["place", w["place_name"]],
+                ["districts", ", ".join(w["place_codes"])],
+                ["year", w["year"]],
+                ["theme", w["theme"] or ""],
+                *([k, v] for k, v in meta.items()),
+                ["baseline total (£)", _gbp(content["figures"]["total_pence"])],
+            ],
+        ),
+        PackTable(
+            "Baseline",
+            ["agency_type", "function", "amount (£)", "amount_pence"],
+            [
+                [r["agency_type"], r["function"], _gbp(r["amount_pence"]), r["amount_pence"]]
+                for r in content["figures"]["rows"]
+            ],
+            [2],
+        ),
+    ]
     changes, invest = [], []
     for s in content["scenarios"]:
         res = s["result"]
-        ws = wb.create_sheet(_sheet_title(f"S{s['id']} {s['name']}", taken))
+        title = f"S{s['id']} {s['name']}"
         if res["rows"] is None:
-            _write(ws, ["scenario", "refused"], [[s["name"], res["error"]]])
+            tables.append(PackTable(title, ["scenario", "refused"], [[s["name"], res["error"]]]))
         else:
-            _write(
-                ws,
-                ["agency_type", "function", "amount (£)", "amount_pence"],
-                [
-                    [r["agency_type"], r["function"], _gbp(r["amount_pence"]), r["amount_pence"]]
-                    for r in res["rows"]
-                ],
-                money_cols=[2],
+            tables.append(
+                PackTable(
+                    title,
+                    ["agency_type", "function", "amount (£)", "amount_pence"],
+                    [
+                        [
+                            r["agency_type"],
+                            r["function"],
+                            _gbp(r["amount_pence"]),
+                            r["amount_pence"],
+                        ]
+                        for r in res["rows"]
+                    ],
+                    [2],
+                )
             )
         for e in res["log"]:
             changes.append([s["name"], e["step"], e["kind"], e["applied"], e["message"]])
@@ -246,31 +260,26 @@ def write_xlsx(
                     ]
                 )
     header, rows = _comparison(content)
-    _write(
-        wb.create_sheet(_sheet_title("Comparison", taken)),
-        header,
-        rows,
-        money_cols=range(2, len(header)),
+    tables.append(PackTable("Comparison", header, rows, range(2, len(header))))
+    tables.append(
+        PackTable("Changes", ["scenario", "step", "kind", "applied", "what it did"], changes)
     )
-    _write(
-        wb.create_sheet(_sheet_title("Changes", taken)),
-        ["scenario", "step", "kind", "applied", "what it did"],
-        changes,
-    )
-    _write(
-        wb.create_sheet(_sheet_title("Invest to save", taken)),
-        [
-            "scenario",
-            "step",
-            "year",
-            "cost (£)",
-            "saving (£)",
-            "cashable saving (£)",
-            "net (£)",
-            "cumulative net (£)",
-        ],
-        invest,
-        money_cols=range(3, 8),
+    tables.append(
+        PackTable(
+            "Invest to save",
+            [
+                "scenario",
+                "step",
+                "year",
+                "cost (£)",
+                "saving (£)",
+                "cashable saving (£)",
+                "net (£)",
+                "cumulative net (£)",
+            ],
+            invest,
+            range(3, 8),
+        )
     )
     ch_cols = [
         "id",
@@ -290,30 +299,81 @@ def write_xlsx(
         "created_at",
         "scenario",
     ]
-    _write(
-        wb.create_sheet(_sheet_title("Challenges", taken)),
-        ch_cols,
-        [[c.get(k) for k in ch_cols] for c in content["challenges"]],
+    tables.append(
+        PackTable(
+            "Challenges", ch_cols, [[c.get(k) for k in ch_cols] for c in content["challenges"]]
+        )
     )
     ev_cols = ["id", "at", "actor", "role", "action", "target", "why", "payload"]
-    _write(
-        wb.create_sheet(_sheet_title("Audit", taken)),
-        ev_cols,
-        [
+    tables.append(
+        PackTable(
+            "Audit",
+            ev_cols,
             [
-                e["id"],
-                e["at"],
-                e["actor"],
-                e["role"],
-                e["action"],
-                e["target"],
-                e["why"],
-                canonical_json(e["payload"]),
-            ]
-            for e in events
-        ],
+                [
+                    e["id"],
+                    e["at"],
+                    e["actor"],
+                    e["role"],
+                    e["action"],
+                    e["target"],
+                    e["why"],
+                    canonical_json(e["payload"]),
+                ]
+                for e in events
+            ],
+        )
     )
+    return tables
+
+
+def write_xlsx(
+    content: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    path: Path,
+    *,
+    meta: Mapping[str, Any],
+) -> Path:
+    """The workshop pack workbook: one sheet per ``pack_tables`` table."""
+    wb = Workbook()
+    taken: set[str] = set()
+    first = wb.active
+    assert first is not None
+    for i, table in enumerate(pack_tables(content, events, meta=meta)):
+        ws = first if i == 0 else wb.create_sheet()
+        ws.title = _sheet_title(table.title, taken)
+        _write(ws, table.header, table.rows, money_cols=table.money_cols)
     wb.save(path)
+    return path
+
+
+def _csv_name(title: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")[:60] or "table"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    taken.add(name)
+    return f"{name}.csv"
+
+
+def write_csv_zip(
+    content: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    path: Path,
+    *,
+    meta: Mapping[str, Any],
+) -> Path:
+    """The pack's tables as one CSV each (UTF-8 with BOM, so spreadsheets read £ right) in a
+    zip, every cell made safe exactly as in the XLSX (``safe_cell``): no formula can run."""
+    taken: set[str] = set()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for i, table in enumerate(pack_tables(content, events, meta=meta), start=1):
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\r\n")
+            writer.writerow([safe_cell(h) for h in table.header])
+            writer.writerows([safe_cell(v) for v in row] for row in table.rows)
+            name = f"{i:02d}_{_csv_name(table.title, taken)}"
+            zf.writestr(name, "\ufeff" + buf.getvalue())
     return path
 
 
@@ -325,17 +385,23 @@ def write_pack(
     meta: Mapping[str, Any],
     stem: str = "workshop_pack",
 ) -> ExportPack:
-    """Write ``<stem>.xlsx`` and ``<stem>.html`` into ``out_dir``."""
+    """Write ``<stem>.xlsx``, ``<stem>.html`` and ``<stem>.csv.zip`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # each file is written under a temporary name and renamed into place, so a crash mid-export
     # never leaves a half-written pack that looks complete
-    xlsx, page = out_dir / f"{stem}.xlsx", out_dir / f"{stem}.html"
-    tmp_xlsx, tmp_page = out_dir / f".{stem}.xlsx.part", out_dir / f".{stem}.html.part"
+    xlsx, page, zipped = (
+        out_dir / f"{stem}.xlsx",
+        out_dir / f"{stem}.html",
+        out_dir / f"{stem}.csv.zip",
+    )
+    tmp_xlsx, tmp_page, tmp_zip = (out_dir / f".{p.name}.part" for p in (xlsx, page, zipped))
     write_xlsx(content, events, tmp_xlsx, meta=meta)
     tmp_page.write_text(render_html(content, events, meta=meta), encoding="utf-8")
+    write_csv_zip(content, events, tmp_zip, meta=meta)
     os.replace(tmp_xlsx, xlsx)
     os.replace(tmp_page, page)
-    return ExportPack(xlsx=xlsx, html=page)
+    os.replace(tmp_zip, zipped)
+    return ExportPack(xlsx=xlsx, html=page, csv=zipped)
 
 
 # -- the HTML summary ---------------------------------------------------------------------------
