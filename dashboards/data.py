@@ -19,6 +19,9 @@ from totalplace.errors import StoreError
 if TYPE_CHECKING:
     from totalplace.count.result import CountResult
 
+#: What the Explore grid filters a count's lines by (pages build it, ``lines_page`` applies it).
+LineFilter = queries.LineFilter
+
 #: The year a view opens on when the URL does not say (the Total Place pilots' year + 1: the
 #: first year with councils' own outturn in the store).
 DEFAULT_YEAR = "2010-11"
@@ -119,6 +122,23 @@ def boundaries(level: str) -> dict[str, Any]:
         return district_geojson()
     with _query_lock:
         return queries.geojson(_store(), level)
+
+
+@lru_cache(maxsize=4)
+def boundary_file(level: str) -> tuple[bytes, str]:
+    """Boundaries of ``level`` as the bytes of a GeoJSON file and their ETag (a digest)."""
+    import hashlib
+
+    import orjson
+
+    body = orjson.dumps(boundaries(level))
+    return body, hashlib.sha256(body).hexdigest()[:20]
+
+
+def boundaries_url(level: str) -> str:
+    """Where the browser fetches ``level``'s boundaries (``dashboards.static``): versioned by
+    their digest, so it may cache them for good."""
+    return f"/_boundaries/{level}.geojson?v={boundary_file(level)[1]}"
 
 
 def population_sentence(for_years: tuple[str, ...] | None = None) -> str:
@@ -432,6 +452,7 @@ def warm() -> list[str]:
         ("pilot districts", pilot_members),
         ("district boundaries", lambda: boundary_bounds("district")),
         ("upper-tier boundaries", lambda: boundary_bounds("upper_tier")),
+        ("boundary files", lambda: [boundary_file(level) for level in ("district", "upper_tier")]),
     ]
     missing = []
     for name, step in steps:
@@ -459,6 +480,7 @@ _CACHED = (
     district_geojson,
     district_reference,
     boundaries,
+    boundary_file,
     boundary_bounds,
     mid_year,
     count_population,
