@@ -34,6 +34,9 @@ def create_app(workspace: data.WorkspaceLike | None = None) -> dash.Dash:
         suppress_callback_exceptions=True,
     )
     app.layout = _shell
+    from dashboards import static
+
+    static.register(app.server)
     from totalplace.api import register_api
 
     register_api(app.server, data.get_workspace)

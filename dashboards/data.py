@@ -20,6 +20,9 @@ from totalplace.errors import StoreError, TotalPlaceError
 if TYPE_CHECKING:
     from totalplace.count.result import CountResult
 
+#: What the Explore grid filters a count's lines by (pages build it, ``lines_page`` applies it).
+LineFilter = queries.LineFilter
+
 #: The year a view opens on when the URL does not say (the Total Place pilots' year + 1: the
 #: first year with councils' own outturn in the store).
 DEFAULT_YEAR = "2010-11"
@@ -138,6 +141,23 @@ def boundaries(level: str) -> dict[str, Any]:
         return district_geojson()
     with _query_lock:
         return queries.geojson(_store(), level)
+
+
+@lru_cache(maxsize=4)
+def boundary_file(level: str) -> tuple[bytes, str]:
+    """Boundaries of ``level`` as the bytes of a GeoJSON file and their ETag (a digest)."""
+    import hashlib
+
+    import orjson
+
+    body = orjson.dumps(boundaries(level))
+    return body, hashlib.sha256(body).hexdigest()[:20]
+
+
+def boundaries_url(level: str) -> str:
+    """Where the browser fetches ``level``'s boundaries (``dashboards.static``): versioned by
+    their digest, so it may cache them for good."""
+    return f"/_boundaries/{level}.geojson?v={boundary_file(level)[1]}"
 
 
 def population_sentence(for_years: tuple[str, ...] | None = None) -> str:
@@ -451,6 +471,7 @@ def warm() -> list[str]:
         ("pilot districts", pilot_members),
         ("district boundaries", lambda: boundary_bounds("district")),
         ("upper-tier boundaries", lambda: boundary_bounds("upper_tier")),
+        ("boundary files", lambda: [boundary_file(level) for level in ("district", "upper_tier")]),
     ]
     missing = []
     for name, step in steps:
@@ -564,6 +585,21 @@ def place_series(place: str) -> pd.DataFrame:
     return pd.concat([own, others], ignore_index=True)
 
 
+def series_breaks(series: pd.DataFrame) -> list[Any]:
+    """The release and outturn breaks of a place's series (``totalplace.count.series``)."""
+    from totalplace.count.series import series_breaks as breaks
+
+    return list(breaks(series))
+
+
+def row_ids(rows: pd.DataFrame) -> pd.Series:
+    """The stable id of every count row (``totalplace.count.result.row_ids``), which leads to
+    the row's source lines."""
+    from totalplace.count.result import row_ids as ids
+
+    return ids(rows)
+
+
 _CACHED = (
     pilot_names,
     years,
@@ -572,6 +608,7 @@ _CACHED = (
     district_geojson,
     district_reference,
     boundaries,
+    boundary_file,
     boundary_bounds,
     mid_year,
     count_population,

@@ -157,12 +157,12 @@ def test_cli_says_which_place_a_name_was_resolved_to(built_settings) -> None:  #
 
 
 def test_clicking_an_overview_row_lists_its_source_lines(workspace) -> None:  # type: ignore[no-untyped-def]
-    from dashboards import data
-    from dashboards.app import create_app
-
     import sys
 
     import dash
+
+    from dashboards import data
+    from dashboards.app import create_app
 
     create_app(workspace)  # registers the pages (and uses this workspace)
     # the module Dash registered (importing it again under another name would register the

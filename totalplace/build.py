@@ -110,6 +110,7 @@ def build_workspace(
     settings: Settings, progress: ProgressFn = _quiet, rebuild: bool = False
 ) -> list[FileReport]:
     """Create or update the workspace store; returns one report per source file."""
+    from totalplace.count.materialise import refresh_parts
     from totalplace.geography.crosswalk import ecode_to_gss
 
     mirror = settings.require_mirror()
@@ -144,6 +145,8 @@ def build_workspace(
                 )
             )
         _add_authority_footprints(store, mirror)
+        progress("count lines of every year, kept for live counts and maps", total, total)
+        refresh_parts(store)
         progress("done", total, total)
     return reports
 

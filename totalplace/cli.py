@@ -591,6 +591,11 @@ def ingest(
                 )
             )
             bar.advance(task)
+        if any(r.status == "ingested" for r in reports):
+            from totalplace.count.materialise import refresh_parts
+
+            bar.update(task, description="count lines kept for live counts")
+            refresh_parts(store)
     if report == "json":
         sys.stdout.write(json.dumps([r.as_dict() for r in reports], indent=2) + "\n")
     else:
@@ -600,7 +605,8 @@ def ingest(
     if any(r.status == "ingested" for r in reports) and (settings.workspace / RESULTS_DIR).is_dir():
         err.print(
             "The figures `totalplace build` precomputed are from before this ingest: counts are "
-            "computed live (slower) until `totalplace build` refreshes them."
+            "computed live (from the count lines kept just now) until `totalplace build` "
+            "refreshes them."
         )
     if any(r.status == "error" for r in reports):
         raise typer.Exit(code=1)

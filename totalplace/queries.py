@@ -9,10 +9,9 @@ Two kinds of function live here:
   named groups of districts (pilots, peer groups, England), a filtered and sorted page of a
   count's lines, and the funder -> agency type -> function table of a count.
 
-``district_spend`` is the fast path behind maps and comparisons: it aggregates the engine's
-apportionment in SQL (one row per district x agency x function x basis instead of one per
-ledger line x district), then applies the same outturn replacement as ``district_lines``. Its
-sums equal the engine's to the penny (tests/test_queries.py checks this on the real data).
+``district_spend`` is behind maps and comparisons: the engine's count lines of every district
+(``district_lines``), summed by district x agency x function x basis in one GROUP BY over the
+lines the store keeps. Its sums equal the engine's to the penny (tests/test_queries.py).
 """
 
 from __future__ import annotations
@@ -24,20 +23,14 @@ from typing import Any
 
 import pandas as pd
 
-from totalplace.count.drivers import driver_for
+from totalplace.count import parts
 from totalplace.count.engine import (
-    _APPORTION_SQL,
-    COUNCIL_TYPES,
     CRA_SOURCES,
     OUTTURN_SOURCES,
     CountOptions,
-    _weights,
-    apply_agency_returns,
     best_mid_year,
+    district_lines,
     fy_start,
-    outturn_keeps_cra,
-    outturn_rows,
-    release_for_year,
     year_matched_population,
 )
 from totalplace.errors import StoreError
@@ -70,14 +63,6 @@ LOCAL_GOVERNMENT = "Local government"
 #: How an outturn funder is named in flows: 'Kent (council)', 'Kent (police)'.
 _BODY_KIND = {"Councils": "council", "Police": "police", "Fire and rescue": "fire"}
 
-_GROUPED_SQL = """
-SELECT area_code, agency, agency_type, function_code, "function",
-       split_part(coalesce(subfunction, ''), ' ', 1) AS subfunction, spend_kind,
-       sum(amount_pence)::BIGINT AS amount_pence
-FROM ({apportion})
-GROUP BY ALL
-"""
-
 
 # -- England-wide spend by district ----------------------------------------------------------
 
@@ -87,96 +72,20 @@ def district_spend(store: Store, year: str, options: CountOptions | None = None)
 
     Columns: area_code, agency, agency_type, function_code, function, basis, amount_pence.
     It is ``district_lines`` (the count's lines, before a place's own consolidation) summed by
-    those columns, computed without materialising one row per ledger line and district: summed
-    over a place's districts it equals the place's count when no transfers are eliminated.
-    ``basis`` is 'apportioned' (CRA shared by a driver) or 'actual' (an agency's own outturn).
+    those columns: one GROUP BY over the kept lines (``totalplace.count.parts``) when they are
+    current, else the engine's lines summed here. Summed over a place's districts it equals the
+    place's count when no transfers are eliminated. ``basis`` is 'apportioned' (CRA shared by a
+    driver) or 'actual' (an agency's own outturn).
     """
     opts = options or CountOptions()
-    mid_year = opts.mid_year or best_mid_year(store, year)
-    cra = _apportioned_groups(store, year, opts)
-    cra["basis"] = "apportioned"
-    lines, replaced = cra, cra.iloc[0:0]
-    if opts.use_outturn:
-        lines, replaced = _with_outturn(store, year, mid_year, cra)
-        lines, replaced = apply_agency_returns(store, year, None, mid_year, lines, replaced)
+    if opts == CountOptions():
+        stored = parts.district_spend(store, year)
+        if stored is not None:
+            return stored
+    lines, _ = district_lines(store, year, options=opts)
     frame = lines.groupby(list(SPEND_KEY), dropna=False, as_index=False)["amount_pence"].sum()
     frame["amount_pence"] = frame["amount_pence"].astype("int64")
     return frame
-
-
-def _apportioned_groups(store: Store, year: str, opts: CountOptions) -> pd.DataFrame:
-    """The engine's apportionment of ``year``'s CRA lines (same SQL, same drivers), summed in
-    SQL by district x agency x function x sub-function code x spend kind: the columns the
-    outturn and agency-return replacements look at (``subfunction`` keeps only its code, the
-    first word, which is all they read)."""
-    mid_year = opts.mid_year or best_mid_year(store, year)
-    source_id = release_for_year(store, year)
-    pairs = store.query(
-        "SELECT DISTINCT function_code, subfunction FROM ledger WHERE source_id = ? AND year = ?",
-        [source_id, year],
-    )
-    pairs["driver"] = [
-        driver_for(f, s, opts.drivers)
-        for f, s in zip(pairs["function_code"], pairs["subfunction"], strict=True)
-    ]
-    weights = _weights(store, mid_year, sorted(set(pairs["driver"]) | {"population"}))
-    missing = set(pairs["driver"]) - set(weights["driver"])
-    if missing:
-        raise StoreError(f"driver(s) not available: {', '.join(sorted(missing))}")
-    con = store.con
-    con.register("_drvmap", pairs)
-    con.register("_weights", weights)
-    try:
-        return store.query(
-            _GROUPED_SQL.format(apportion=_APPORTION_SQL),
-            {"regions": None, "source_id": source_id, "year": year, "keep": None},
-        )
-    finally:
-        con.unregister("_drvmap")
-        con.unregister("_weights")
-
-
-def _with_outturn(
-    store: Store, year: str, mid_year: int, cra: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Councils' (and police and fire authorities') own outturn in place of CRA local-government
-    current spend: the rule of ``count.engine.district_lines``, applied to summed CRA rows (the
-    rule reads only columns they keep, so the result is the same)."""
-    out = outturn_rows(store, year, None, mid_year)
-    if out.empty:
-        return cra, cra.iloc[0:0]
-    out = out[out["replace"] == "yes"]
-    scope = out["scope"].fillna("").astype(str) if "scope" in out else ""
-    covered = set(zip(out["area_code"], out["function_code"], scope, strict=True))
-    lg_current = (
-        cra["agency_type"].isin(COUNCIL_TYPES)
-        & (cra["spend_kind"] == "current")
-        & cra["agency"].str.startswith("Local government")
-    )
-    # the engine's keys, as strings: "area|function|scope" ('' scope: the whole function)
-    sub = cra["subfunction"].fillna("").astype(str)
-    base = cra["area_code"].astype(str) + "|" + cra["function_code"].astype(str) + "|"
-    keys = {f"{a}|{f}|{s}" for a, f, s in covered}
-    whole = (base).isin(keys)
-    part = (base + sub).isin(keys)
-    kept = tuple(outturn_keeps_cra())
-    keeps = sub.str.startswith(kept) if kept else pd.Series(False, index=cra.index)
-    replaced_mask = lg_current & ((whole & ~keeps) | part)
-    actual = pd.DataFrame(
-        {
-            "area_code": out["area_code"],
-            "agency": out["agency"],
-            "agency_type": out["agency_type"],
-            "function_code": out["function_code"],
-            "function": out["function"],
-            "subfunction": None,
-            "spend_kind": "current",
-            "amount_pence": out["amount_pence"],
-            "basis": "actual",
-        }
-    )
-    lines = pd.concat([cra[~replaced_mask], actual], ignore_index=True)
-    return lines, cra[replaced_mask]
 
 
 def district_reference(store: Store) -> pd.DataFrame:

@@ -1,10 +1,12 @@
 """Maps whose boundaries go to the browser once: a ``dcc.Store`` per boundary level holds the
-GeoJSON (filled the first time the level is shown); map callbacks answer with the figure alone
+URL of its GeoJSON (``dashboards.static`` serves it, versioned and cacheable; filled the first
+time the level is shown); map callbacks answer with the figure alone
 (``figures.maps.area_choropleth``: ``layout.meta.geometry`` names its level), into a figure
-store; a clientside callback puts the level's boundaries into the figure's map traces.
+store; a clientside callback puts the level's boundaries (the URL, which plotly fetches) into
+the figure's map traces.
 
 So a map response is the figures only (a few KB), and the ~300-450 KB of boundaries cross the
-network once per level and page, not with every change of measure or place.
+network once per browser (compressed), not with every page view or change of measure.
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ def stores(geo: dict[str, str], figure: str) -> list[dcc.Store]:
 
 
 def boundaries_once(level: str, held: Any) -> Any:
-    """The level's GeoJSON if the browser does not hold it yet, else None (send nothing)."""
+    """The URL of the level's GeoJSON (``dashboards.static``: the browser fetches and caches
+    it, plotly accepts a URL as ``geojson``) if the page does not hold it yet, else None."""
     if held:
         return None
     try:
-        return data.boundaries(level)
+        return data.boundaries_url(level)
     except TotalPlaceError:
         return None  # the map callback says what is wrong, in words
 

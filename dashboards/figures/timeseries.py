@@ -6,13 +6,16 @@ which councils' own outturn replaces CRA (shaded). Pure: frames in, a figure out
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.figures.breakdown import OKABE_ITO
 from dashboards.figures.compare import compare_lines
-from totalplace.count.series import SeriesBreak
+
+if TYPE_CHECKING:
+    from totalplace.count.series import SeriesBreak
 
 #: Fill of the years with councils' own outturn.
 OUTTURN_FILL = "rgba(0, 158, 115, 0.12)"

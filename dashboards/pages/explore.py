@@ -28,7 +28,6 @@ from dashboards.components.layout import error_page
 from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.money import format_count, format_gbp
 from totalplace.errors import TotalPlaceError
-from totalplace.queries import LineFilter
 
 dash.register_page(
     __name__, path="/explore", name="Explore data", title="Explore data · totalplace", order=50
@@ -227,11 +226,11 @@ url_sync(
 
 def _filter(
     agency: str | None, function: str | None, basis: str | None, text: str | None
-) -> LineFilter:
+) -> data.LineFilter:
     def val(v: str | None) -> str | None:
         return None if v in (None, "", ALL) else v
 
-    return LineFilter(
+    return data.LineFilter(
         agency_type=val(agency),
         function=val(function),
         basis=val(basis),

@@ -403,13 +403,11 @@ def _councils_sentence(result: CountResult) -> str:
 def _grid_rows(result: CountResult) -> list[dict[str, Any]]:
     """One grid row per count row (with its ``row_id``, by which a click asks for its source
     lines); text columns the engine does not give are left blank."""
-    from totalplace.count.result import row_ids
-
     text = ["agency_type", "function", "basis", "driver", "confidence", "source_id"]
     rows = result.rows.reindex(columns=[*text, "amount_pence"])
     out = rows[text].astype("object").where(rows[text].notna(), "")
     out["amount_gbp"] = rows["amount_pence"].astype("int64") / 100
-    out["row_id"] = row_ids(result.rows)
+    out["row_id"] = data.row_ids(result.rows)
     return [{str(k): v for k, v in r.items()} for r in out.to_dict("records")]
 
 
@@ -457,10 +455,8 @@ def download_count(
     if not fmt or not place or not year:
         return no_update
     result = data.count_in(place, year, terms_value(terms))
-    from totalplace.count.result import row_ids
-
     frame = result.rows.assign(
-        amount_gbp=result.rows["amount_pence"] / 100, row_id=row_ids(result.rows)
+        amount_gbp=result.rows["amount_pence"] / 100, row_id=data.row_ids(result.rows)
     )
     notes = [
         f"totalplace count: {result.place_name}, {result.year}; "

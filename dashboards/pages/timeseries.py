@@ -27,7 +27,6 @@ from dashboards.components.layout import error_page, figure_panel, grid
 from dashboards.components.prices import terms_field, terms_switch, terms_value
 from dashboards.figures.breakdown import empty_figure
 from dashboards.figures.timeseries import timeseries_figure
-from totalplace.count.series import series_breaks
 from totalplace.errors import TotalPlaceError
 
 dash.register_page(
@@ -132,7 +131,7 @@ def update_series(place: str | None, terms: str | None) -> tuple[Any, ...]:
         fig = empty_figure(str(exc))
         return fig, fig, [], str(exc)
     own = frame[frame["role"] == "place"]
-    breaks = series_breaks(own)
+    breaks = data.series_breaks(own)
     outturn = own.loc[own["outturn"].astype(bool), "year"].tolist()
     label = data.terms_label(terms)
     figs = [
@@ -163,6 +162,6 @@ def download_table(_csv: int, _xlsx: int, _notes: int, place: str | None) -> Any
     notes = [
         f"totalplace series: {place}, every year; real = {data.prices_year()} prices "
         "(HM Treasury GDP deflators).",
-        *(b.text for b in series_breaks(table)),
+        *(b.text for b in data.series_breaks(table)),
     ]
     return send_table(table, file_stem("timeseries", place), fmt, notes)

@@ -9,6 +9,7 @@ payer's lines and listed, so partners see what was taken out and why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -59,8 +60,18 @@ def read_transfers(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(TRANSFER_COLUMNS))
 
 
-def consolidate(store: Store, lines: pd.DataFrame, year: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def consolidate(
+    store: Store,
+    lines: pd.DataFrame,
+    year: str,
+    *,
+    outturn_sources: Sequence[str],
+    crosswalk: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Eliminate transfers whose payer and payee both have own-spend lines in ``lines``.
+
+    ``outturn_sources`` and ``crosswalk`` (service line -> function) are the count's own: the
+    payer's whole outturn for the function is read from them.
 
     Returns the lines with one negative 'eliminated' line per transfer and district, and the
     list of eliminations (payer, payee, function, amount, reason, source).
@@ -85,7 +96,9 @@ def consolidate(store: Store, lines: pd.DataFrame, year: str) -> tuple[pd.DataFr
             continue
         by_area = payer.groupby("area_code")["amount_pence"].sum()
         weights = {str(a): int(max(v, 0)) for a, v in by_area.items()}
-        whole = payer_total(store, t.payer_code, str(t.function_code), year)
+        whole = payer_total(
+            store, t.payer_code, str(t.function_code), year, outturn_sources, crosswalk
+        )
         if sum(weights.values()) <= 0 or whole <= 0:
             continue
         # the transfer falls in these districts as the payer's own spend does; the part of the
@@ -121,15 +134,20 @@ def consolidate(store: Store, lines: pd.DataFrame, year: str) -> tuple[pd.DataFr
     return pd.concat([lines, pd.DataFrame(extra)], ignore_index=True), pd.DataFrame(listed)
 
 
-def payer_total(store: Store, payer_code: str, function_code: str, year: str) -> int:
+def payer_total(
+    store: Store,
+    payer_code: str,
+    function_code: str,
+    year: str,
+    outturn_sources: Sequence[str],
+    crosswalk: pd.DataFrame,
+) -> int:
     """The payer's whole own outturn for a function and year (all of its footprint)."""
-    from totalplace.count.engine import OUTTURN_SOURCES, rs_crosswalk
-
-    cw = rs_crosswalk(year)
+    cw = crosswalk
     lines = list(cw.loc[cw["function_code"] == function_code, "service_line"])
     df = store.query(
         "SELECT coalesce(sum(amount_pence), 0)::BIGINT AS n FROM ledger WHERE area_code = ? "
         "AND year = ? AND list_contains(?, source_id) AND list_contains(?, service_line)",
-        [payer_code, year, list(OUTTURN_SOURCES), lines],
+        [payer_code, year, list(outturn_sources), lines],
     )
     return int(df["n"].iloc[0])

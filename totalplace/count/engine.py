@@ -8,6 +8,12 @@ CRA total. For a year two CRA releases cover, the later release wins. Where coun
 outturn is loaded (the catalogue's RS sources: 2010-11 to 2013-14), it replaces CRA
 local-government current spend for the COFOG divisions its service lines of that year cover
 (data/codes/rs_to_cofog.csv), and the count lists what it replaced.
+
+``district_lines_on_demand`` is the engine: every step computed from the ledger. Its result for
+all England is kept in the store by year (``totalplace.count.materialise``, at build and ingest;
+``totalplace.count.parts``), and ``district_lines`` reads it from there when it is current, so
+a count is a filter and a map one GROUP BY; a driver override re-shares only the lines it
+touches, with the same steps.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from functools import lru_cache
 import pandas as pd
 
 from totalplace.config import REFERENCE_DIR
+from totalplace.count import parts
 from totalplace.count.consolidate import consolidate
 from totalplace.count.drivers import builtin_drivers, driver_for, population_weights
 from totalplace.count.result import COUNT_ROW_COLUMNS, CountResult
@@ -71,6 +78,9 @@ def available_years(store: Store) -> list[str]:
 
 def release_for_year(store: Store, year: str) -> str:
     """The CRA source used for ``year``: of the releases covering it, the one reaching latest."""
+    stored = parts.stored_key(store, year)
+    if stored is not None:  # recorded when the year's lines were kept, for the same ledger
+        return stored.cra_source
     df = store.query(
         """SELECT source_id, max(year) AS last FROM ledger
            WHERE list_contains(?, source_id) GROUP BY source_id
@@ -155,7 +165,8 @@ src AS (
     ON m.function_code IS NOT DISTINCT FROM l.function_code
    AND m.subfunction IS NOT DISTINCT FROM l.subfunction
   WHERE l.source_id = $source_id AND l.year = $year AND l.area_level = 'region'
-    AND ($regions IS NULL OR list_contains($regions, l.area_code))),
+    AND ($regions IS NULL OR list_contains($regions, l.area_code))
+    AND (NOT $only OR m.driver IS NOT NULL)),
 parts AS (
   SELECT s.*, wd.area_code, wd.area_name, wd.w, rt.big_w,
          s.amount_pence::HUGEINT * wd.w AS num,
@@ -187,6 +198,21 @@ def _weights(store: Store, mid_year: int, names: list[str]) -> pd.DataFrame:
     return w
 
 
+def driver_map(
+    store: Store, source_id: str, year: str, overrides: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """The driver of every (function_code, subfunction) of a CRA release's year."""
+    pairs = store.query(
+        "SELECT DISTINCT function_code, subfunction FROM ledger WHERE source_id = ? AND year = ?",
+        [source_id, year],
+    )
+    pairs["driver"] = [
+        driver_for(f, s, overrides)
+        for f, s in zip(pairs["function_code"], pairs["subfunction"], strict=True)
+    ]
+    return pairs
+
+
 def apportioned_rows(
     store: Store,
     year: str,
@@ -194,21 +220,17 @@ def apportioned_rows(
     source_id: str | None = None,
     options: CountOptions | None = None,
     keep: list[str] | None = None,
+    only: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every CRA regional ledger row of ``year`` shared among its region's districts by its
     driver. One row per (ledger row, district); each ledger row's parts sum to it exactly.
-    ``keep`` returns only those districts' parts (the sharing still uses the whole region)."""
+    ``keep`` returns only those districts' parts (the sharing still uses the whole region);
+    ``only`` (function_code, subfunction, driver rows of ``driver_map``) shares only the lines
+    of those pairs, by those drivers."""
     opts = options or CountOptions()
     sid = source_id or release_for_year(store, year)
     mid_year = opts.mid_year or best_mid_year(store, year)
-    pairs = store.query(
-        "SELECT DISTINCT function_code, subfunction FROM ledger WHERE source_id = ? AND year = ?",
-        [sid, year],
-    )
-    pairs["driver"] = [
-        driver_for(f, s, opts.drivers)
-        for f, s in zip(pairs["function_code"], pairs["subfunction"], strict=True)
-    ]
+    pairs = driver_map(store, sid, year, opts.drivers) if only is None else only
     weights = _weights(store, mid_year, sorted(set(pairs["driver"]) | {"population"}))
     missing = set(pairs["driver"]) - set(weights["driver"])
     if missing:
@@ -219,7 +241,13 @@ def apportioned_rows(
     try:
         out = store.query(
             _APPORTION_SQL,
-            {"regions": regions, "source_id": sid, "year": year, "keep": keep},
+            {
+                "regions": regions,
+                "source_id": sid,
+                "year": year,
+                "keep": keep,
+                "only": only is not None,
+            },
         )
     finally:
         con.unregister("_drvmap")
@@ -293,7 +321,107 @@ def district_lines(
     options: CountOptions | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Count lines by district (CRA apportioned, with councils' outturn in place of CRA
-    local-government current spend where loaded) and the CRA lines that outturn replaced."""
+    local-government current spend where loaded) and the CRA lines that outturn replaced:
+    the year's kept lines when they are current (``totalplace.count.parts``), else computed
+    (``district_lines_on_demand``); the same lines either way."""
+    opts = options or CountOptions()
+    stored = _stored_lines(store, year, districts, regions, opts)
+    if stored is not None:
+        return stored
+    return district_lines_on_demand(store, year, districts, regions, opts)
+
+
+def _stored_lines(
+    store: Store,
+    year: str,
+    districts: list[str] | None,
+    regions: list[str] | None,
+    opts: CountOptions,
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """``district_lines`` from the kept lines, or None when they cannot give it (not kept or
+    not current, another population year, outturn switched off)."""
+    key = parts.stored_key(store, year)
+    if key is None or not opts.use_outturn or opts.mid_year not in (None, key.mid_year):
+        return None
+    got = parts.read(store, year, districts=districts, regions=regions)
+    if got is None or not opts.drivers:
+        return got
+    return _redriven(store, year, key.cra_source, *got, regions, districts, opts)
+
+
+def _redriven(
+    store: Store,
+    year: str,
+    source_id: str,
+    lines: pd.DataFrame,
+    replaced: pd.DataFrame,
+    regions: list[str] | None,
+    districts: list[str] | None,
+    opts: CountOptions,
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Kept lines with the CRA lines whose driver ``opts`` changes shared again by the new
+    driver. Whether a part is replaced (by outturn or an agency's return) depends on its line
+    and district, not on its amount, so each new part keeps its old part's place; None (compute
+    everything) if a new part has no old one."""
+    pairs = driver_map(store, source_id, year, opts.drivers)
+    default = [
+        driver_for(f, s) for f, s in zip(pairs["function_code"], pairs["subfunction"], strict=True)
+    ]
+    touched = pairs[pairs["driver"] != pd.Series(default, index=pairs.index)]
+    if touched.empty:
+        return lines, replaced
+    if regions is None and districts is not None:
+        regions = sorted(
+            store.query(
+                "SELECT DISTINCT region_code FROM districts WHERE list_contains(?, area_code)",
+                [districts],
+            )["region_code"].astype(str)
+        )
+    new = apportioned_rows(
+        store,
+        year,
+        regions=regions,
+        source_id=source_id,
+        options=opts,
+        keep=districts,
+        only=touched,
+    )
+
+    def pair(frame: pd.DataFrame) -> pd.Series:
+        return (
+            frame["function_code"].fillna("\0").astype(str)
+            + "|"
+            + frame["subfunction"].fillna("\0").astype(str)
+        )
+
+    moved = set(pair(touched))
+    old = pd.concat([lines.assign(_r=False), replaced.assign(_r=True)], ignore_index=True)
+    old = old[(old["source_id"] == source_id) & (old["basis"] == "apportioned")]
+    old = old[pair(old).isin(moved)]
+    flags = new.merge(old[["rid", "area_code", "_r"]], on=["rid", "area_code"], how="left")
+    if flags["_r"].isna().any():
+        return None
+    was = flags["_r"].astype(bool).to_numpy()
+    keep_lines = lines.drop(index=old.index[~old["_r"].astype(bool)], errors="ignore")
+    n = len(lines)
+    keep_replaced = replaced.drop(
+        index=[i - n for i in old.index[old["_r"].astype(bool)]], errors="ignore"
+    )
+    return (
+        pd.concat([keep_lines, new[~was]], ignore_index=True),
+        pd.concat([keep_replaced, new[was]], ignore_index=True),
+    )
+
+
+def district_lines_on_demand(
+    store: Store,
+    year: str,
+    districts: list[str] | None = None,
+    regions: list[str] | None = None,
+    options: CountOptions | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``district_lines`` computed from the ledger, step by step (the reference path, and
+    what ``totalplace.count.materialise`` keeps for all England)."""
     opts = options or CountOptions()
     mid_year = opts.mid_year or best_mid_year(store, year)
     cra = apportioned_rows(store, year, regions=regions, options=opts, keep=districts)
@@ -611,7 +739,9 @@ def count_place(
         cra = [f[f["basis"] == "apportioned"] for f in (lines, replaced)]
         cols = [c for c in cra[0].columns if c in cra[1].columns]
         cra_lines = pd.concat([f[cols] for f in cra], ignore_index=True)
-    lines, eliminated = consolidate(store, lines, year)
+    lines, eliminated = consolidate(
+        store, lines, year, outturn_sources=OUTTURN_SOURCES, crosswalk=rs_crosswalk(year)
+    )
     # the same count twice gives the same lines in the same order (exports, caches, diffs)
     lines = lines.sort_values(["source_id", "rid", "area_code"], ignore_index=True, kind="stable")
     rows = (

@@ -4,26 +4,46 @@ Themes are data (data/themes/<id>.toml, see ``rules``); ``engine`` applies a the
 count's detail lines, so every theme figure can be taken apart into rules and ledger lines.
 """
 
-from totalplace.deepdive.engine import (
-    Overlap,
-    RuleShare,
-    ThemeBreakdown,
-    allocate,
-    breakdown,
-    deep_dive,
-    driver_populations,
-)
-from totalplace.deepdive.rules import (
-    Matcher,
-    Rule,
-    Share,
-    Theme,
-    ThemeError,
-    builtin_themes,
-    load_theme,
-    theme_from_dict,
-    theme_ids,
-)
+from importlib import import_module
+from typing import Any
+
+#: Where each public name lives; loaded on first use, so that `totalplace --help` (which
+#: mounts the deepdive commands) does not load pandas and the engine.
+_HOME = {
+    **dict.fromkeys(
+        (
+            "Overlap",
+            "RuleShare",
+            "ThemeBreakdown",
+            "allocate",
+            "breakdown",
+            "deep_dive",
+            "driver_populations",
+        ),
+        "totalplace.deepdive.engine",
+    ),
+    **dict.fromkeys(
+        (
+            "Matcher",
+            "Rule",
+            "Share",
+            "Theme",
+            "ThemeError",
+            "builtin_themes",
+            "load_theme",
+            "theme_from_dict",
+            "theme_ids",
+        ),
+        "totalplace.deepdive.rules",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_HOME[name]), name)
+
 
 __all__ = [
     "Matcher",

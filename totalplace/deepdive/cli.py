@@ -8,16 +8,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from totalplace.deepdive.engine import ThemeBreakdown
 from totalplace.errors import TotalPlaceError
+
+if TYPE_CHECKING:  # pandas and the engine load when a command runs, not with `--help`
+    import pandas as pd
+
+    from totalplace.deepdive.engine import ThemeBreakdown
 
 app = typer.Typer(help="Deep dive: theme-specific spend with transparent rules.")
 console = Console()
@@ -146,6 +149,8 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 def long_table(result: ThemeBreakdown) -> pd.DataFrame:
     """Every summary table stacked: table, group, item, amount_pence, amount_gbp, share."""
+    import pandas as pd
+
     parts = [
         ("total", result.theme.name, "", result.total_pence, 1.0),
         ("relevant", "relevant spend", "", result.relevant_pence, None),
@@ -183,6 +188,8 @@ def long_table(result: ThemeBreakdown) -> pd.DataFrame:
 def write_xlsx(result: ThemeBreakdown, path: Path) -> Path:
     """One sheet per table (summary, by agency, by function, splits, pooling, rules, checks,
     lines); text cells that would run as formulas are neutralised."""
+    import pandas as pd
+
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         for name, frame in result.tables().items():
             _safe(frame).to_excel(xl, sheet_name=name[:31], index=False)
@@ -244,6 +251,8 @@ def _population_label(result: ThemeBreakdown) -> str:
 
 def _print(df: pd.DataFrame, title: str, cols: list[str], share: bool = True) -> None:
     """Columns ``cols``, the amount and (if ``share``) its share of the theme total."""
+    import pandas as pd
+
     table = Table(title=title)
     for c in cols:
         table.add_column(c.replace("_", " "), overflow="fold")
