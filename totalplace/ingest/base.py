@@ -39,6 +39,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
@@ -130,13 +131,24 @@ class AdapterNotFound(TotalPlaceError):
 
 
 def registered_adapters() -> dict[str, Adapter]:
-    """Every adapter registered in the entry-point group, built-ins included, by name."""
+    """Every adapter registered in the entry-point group, built-ins included, by name.
+
+    The entry points are read once per process (``registered_adapters.cache_clear()`` reads
+    them again, e.g. after installing a plugin in a running session)."""
+    return dict(_registry())
+
+
+@cache
+def _registry() -> tuple[tuple[str, Adapter], ...]:
     found: dict[str, Adapter] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         cls = ep.load()
         adapter = cls()
         found[adapter.name] = adapter
-    return dict(sorted(found.items()))
+    return tuple(sorted(found.items()))
+
+
+registered_adapters.cache_clear = _registry.cache_clear  # type: ignore[attr-defined]
 
 
 def get_adapter(name: str) -> Adapter:

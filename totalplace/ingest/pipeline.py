@@ -59,7 +59,11 @@ def refuse_unsafe(path: Path) -> None:
 
 def check_accounting(path: Path, result: ParseResult, rows: pd.DataFrame) -> None:
     """Every data row read is in the output, in quarantine, or excluded with a named reason."""
-    represented = rows["row"].nunique() if len(rows) else 0
+    check_counts(path, result, rows["row"].nunique() if len(rows) else 0)
+
+
+def check_counts(path: Path, result: ParseResult, represented: int) -> None:
+    """`check_accounting` given how many distinct rows are in the output."""
     excluded = sum(n for k, n in result.skipped.items() if k.startswith(EXCLUDED_PREFIX))
     accounted = represented + len(result.quarantine) + excluded
     if accounted != result.rows_read:
@@ -68,6 +72,25 @@ def check_accounting(path: Path, result: ParseResult, rows: pd.DataFrame) -> Non
             f"row accounting failed: read {result.rows_read:,} rows but {represented:,} are in "
             f"the output, {len(result.quarantine):,} quarantined and {excluded:,} excluded",
         )
+
+
+def unchanged_report(store: Store, path: Path, adapter: str, batch_id: str) -> FileReport:
+    """The report for a file whose content batch ``batch_id`` already holds."""
+    b = store.query(
+        "SELECT rows_read, rows_ledger, rows_quarantined, amount_pence "
+        "FROM batches WHERE batch_id = ?",
+        [batch_id],
+    ).iloc[0]
+    return FileReport(
+        path.name,
+        adapter,
+        "unchanged",
+        int(b["rows_read"]),
+        int(b["rows_ledger"]),
+        int(b["rows_quarantined"]),
+        int(b["amount_pence"]) / 100,
+        f"same content already ingested (batch {batch_id})",
+    )
 
 
 def ingest_file(
@@ -96,21 +119,7 @@ def ingest_file(
         digest = sha256_file(path)
         sid = source_id or f"local:{path.name}"
         if not force and (existing := store.has_content(digest, chosen.name)):
-            b = store.query(
-                "SELECT rows_read, rows_ledger, rows_quarantined, amount_pence "
-                "FROM batches WHERE batch_id = ?",
-                [existing],
-            ).iloc[0]
-            return FileReport(
-                path.name,
-                chosen.name,
-                "unchanged",
-                int(b["rows_read"]),
-                int(b["rows_ledger"]),
-                int(b["rows_quarantined"]),
-                int(b["amount_pence"]) / 100,
-                f"same content already ingested (batch {existing})",
-            )
+            return unchanged_report(store, path, chosen.name, existing)
         context = ParseContext(source_id=sid, options=dict(options or {}))
         result = chosen.parse(path, context)
         batch_id = uuid.uuid4().hex[:12]

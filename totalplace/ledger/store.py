@@ -191,34 +191,64 @@ class Store:
         removed in the same transaction (a corrected file replaces its predecessor).
         """
         with self.transaction() as con:
-            if replace_source_file:
-                old = [
-                    r[0]
-                    for r in con.execute(
-                        "SELECT batch_id FROM batches WHERE source_id = ? AND file = ?",
-                        [batch.source_id, batch.file],
-                    ).fetchall()
-                ]
-                for bid in old:
-                    self._delete_batch(con, bid)
-            if len(rows):
-                con.register("_rows", rows)
-                cols = ", ".join(f'"{c}"' for c in rows.columns)
-                con.execute(f"INSERT INTO {batch.target} ({cols}) SELECT {cols} FROM _rows")
-                con.unregister("_rows")
-            if len(quarantine):
-                con.register("_q", quarantine)
-                cols = ", ".join(f'"{c}"' for c in quarantine.columns)
-                con.execute(f"INSERT INTO quarantine ({cols}) SELECT {cols} FROM _q")
-                con.unregister("_q")
-            d = asdict(batch)
-            d["skipped"] = json.dumps(batch.skipped)
-            d["notes"] = json.dumps(batch.notes)
-            keys = list(d)
-            con.execute(
-                f"INSERT INTO batches ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})",
-                [d[k] for k in keys],
+            self.insert_batches(con, [batch], rows, quarantine, replace_source_file)
+
+    def insert_batches(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batches: list[Batch],
+        rows: Any,
+        quarantine: pd.DataFrame,
+        replace_source_file: bool = True,
+    ) -> None:
+        """`write_batch`'s writes for several batches of one target inside the caller's
+        transaction (``con`` from `transaction`), so many files share one COMMIT and one
+        INSERT. ``rows`` is a DataFrame, an Arrow table or a stream of Arrow batches (read
+        once, never held whole); with a single batch, provenance columns it lacks (source_id,
+        file, batch_id) are filled from that batch."""
+        if not batches:
+            return
+        target = batches[0].target
+        if replace_source_file:
+            pairs = pd.DataFrame(
+                {"source_id": [b.source_id for b in batches], "file": [b.file for b in batches]}
             )
+            con.register("_pairs", pairs)
+            old = con.execute(
+                "SELECT DISTINCT b.batch_id FROM batches b JOIN _pairs p USING (source_id, file)"
+            ).fetchall()
+            con.unregister("_pairs")
+            for (bid,) in old:
+                self._delete_batch(con, bid)
+        names = list(rows.columns) if isinstance(rows, pd.DataFrame) else rows.schema.names
+        if isinstance(rows, pd.DataFrame) and not len(rows):
+            names = []
+        if names:
+            first = batches[0]
+            consts = {"source_id": first.source_id, "file": first.file, "batch_id": first.batch_id}
+            extra = [k for k in consts if k not in names] if target == "ledger" else []
+            if extra and len(batches) > 1:
+                raise ValueError(f"rows of several batches lack {', '.join(extra)}")
+            cols = ", ".join(f'"{c}"' for c in [*names, *extra])
+            select = ", ".join([f'"{c}"' for c in names] + ["?"] * len(extra))
+            con.register("_rows", rows)
+            con.execute(
+                f"INSERT INTO {target} ({cols}) SELECT {select} FROM _rows",
+                [consts[k] for k in extra],
+            )
+            con.unregister("_rows")
+        if len(quarantine):
+            con.register("_q", quarantine)
+            cols = ", ".join(f'"{c}"' for c in quarantine.columns)
+            con.execute(f"INSERT INTO quarantine ({cols}) SELECT {cols} FROM _q")
+            con.unregister("_q")
+        records = pd.DataFrame([asdict(b) for b in batches])
+        records["skipped"] = [json.dumps(b.skipped) for b in batches]
+        records["notes"] = [json.dumps(b.notes) for b in batches]
+        con.register("_b", records)
+        cols = ", ".join(records.columns)
+        con.execute(f"INSERT INTO batches ({cols}) SELECT {cols} FROM _b")
+        con.unregister("_b")
 
     def _delete_batch(self, con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
         target = con.execute("SELECT target FROM batches WHERE batch_id = ?", [batch_id]).fetchone()

@@ -1,0 +1,448 @@
+"""Columnar parsing of transaction-level spend CSV: each file read once, in chunks of whole
+lines, its fields split by pyarrow's CSV reader and its amounts, dates, paying bodies, text and
+financial years parsed by vectorised operations.
+
+Strict by construction. A row is taken here only when every value matches a named pattern
+below whose meaning the row-level rules (`spend._read_rows`) give identically; dates, paying
+bodies and text are parsed once per distinct value *by the row-level functions themselves*
+(`parse_date`, `Payer.body_of`, `spend._text`) and spread to the rows by index. Every other row
+(fused or quoted-across-lines fields, short or long rows, total and blank rows, odd amounts, odd
+or implausible dates, unknown bodies) goes to `spend._read_rows` through the same `Table`, so
+it keeps the row-level recovery, skip counts and quarantine reasons with file and line. A file
+whose records might span lines, whose bytes are not cleanly UTF-8 or Windows-1252, or that is a
+spreadsheet is parsed by the row-level adapter as a whole. tests/test_columnar.py runs both
+paths over every mirror spend file, the fixtures and the generator's data and compares the
+ledger and quarantine row for row.
+
+Memory is bounded by the chunk size (`CHUNK_BYTES`), not by the file's size: batches are
+yielded as they are parsed.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from totalplace.errors import InputFileError
+from totalplace.ingest.adapters import spend
+from totalplace.ingest.base import ParseContext, ParseResult
+from totalplace.ingest.tabular import Limits, Table, open_table
+from totalplace.ingest.values import financial_year, parse_date
+from totalplace.ledger.schema import ledger_arrow_schema, to_ledger_arrow
+
+#: Whether pyarrow's CSV reader may use threads (off in worker processes: they are the threads).
+USE_THREADS = True
+#: Bytes of whole lines parsed at once (bounds memory whatever the file's size).
+CHUNK_BYTES = 16 * 1024 * 1024
+
+# -- the strict patterns (named so they can be aligned with the row-level rules) ----------------
+#: Digits of an amount: plain (up to 15 digits) or in well-formed thousands groups
+#: (``1,234,567``; never ``1,2,3`` or ``0,123``).
+AMOUNT_DIGITS = r"(?:[1-9]\d{0,2}(?:,\d{3}){1,4}|\d{1,15})"
+#: An amount taken by the vectorised path: those digits with at most two decimals, an optional
+#: leading minus, or in brackets (a credit), padded with spaces at most (report exports).
+AMOUNT_PATTERN = (
+    rf"^ *(?:(?P<minus>-?)(?P<plain>{AMOUNT_DIGITS})(?:\.(?P<plain_frac>\d{{1,2}}))?"
+    rf"|\((?P<bracket>{AMOUNT_DIGITS})(?:\.(?P<bracket_frac>\d{{1,2}}))?\)) *$"
+)
+#: Date forms taken by the vectorised path (each distinct value is still parsed by
+#: `parse_date`): UK dd/mm/yyyy, ISO date, ISO date with a valid time of day.
+DATE_PATTERNS: tuple[str, ...] = (
+    r"[0-9]{2}/[0-9]{2}/[0-9]{4}",
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2} (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]",
+)
+#: Plausible years of a transaction date; other dates go to the row-level rules.
+DATE_MIN_YEAR = 1990
+#: Encodings (as `scan_text` names them) whose files this path decodes; others go row-level.
+ENCODINGS = ("utf-8-sig", "cp1252")
+#: A record on one line: every field unquoted (no quote in it) or wholly quoted, ``""`` escaped.
+_QUOTED = r'"(?:[^"]|"")*"'
+_DATE_RE = re.compile("|".join(f"(?:{p})" for p in DATE_PATTERNS))
+#: A UTF-8 lead byte followed by a continuation byte: a "Windows-1252" file holding this may be
+#: mixed UTF-8 and cp1252, which only the row-level decoding sorts out.
+_UTF8_PAIR = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
+
+
+def date_max_year() -> int:
+    return dt.date.today().year + 1
+
+
+class RowLevel(Exception):
+    """This file must go through the row-level adapter as a whole (the reason says why)."""
+
+
+@dataclass
+class _Columns:
+    """Column indices the spend rules read, found exactly as `spend._read_rows` finds them."""
+
+    amount: int
+    date: int
+    supplier: int
+    area: int | None
+    kind: int | None
+    source: int | None
+    body: tuple[int, ...]
+
+    @classmethod
+    def of(cls, table: Table) -> _Columns:
+        col = table.column
+        i_amount, i_date, i_supplier = col(spend.AMOUNT), col(spend.DATE), col(spend.SUPPLIER)
+        assert i_amount is not None and i_date is not None and i_supplier is not None
+        i_area, i_type = col(spend.AREA), col(spend.TYPE)
+        if i_area is not None and i_area == i_type:
+            i_type = None
+        body = (spend.BODY_NAME, spend.BODY_CODE, spend.CENTRAL_FAMILY, spend.CENTRAL_ENTITY)
+        found = sorted({i for i in (col(s) for s in body) if i is not None})
+        return cls(i_amount, i_date, i_supplier, i_area, i_type, col(spend.SOURCE), tuple(found))
+
+
+def parse_spend(
+    path: Path, context: ParseContext, result: ParseResult, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[pa.RecordBatch]:
+    """Ledger rows of one spend CSV as Arrow batches (every ledger column but source_id, file
+    and batch_id); ``result`` gets the counts, skips, notes and quarantine as the row-level
+    adapter would give them. Raises `RowLevel` (before any batch) when the file must be parsed
+    row by row, and `InputFileError` when it cannot be used at all."""
+    limits = Limits.from_options(context.options)
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if not head or head.startswith(b"PK") or head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise RowLevel("a spreadsheet")
+    table = open_table(
+        path,
+        spend.is_spend_header,
+        limits=limits,
+        expected="amount, date and supplier columns",
+    )
+    try:
+        if table.encoding not in ENCODINGS or table.delimiter is None:
+            raise RowLevel(f"encoding {table.encoding}")
+        payer = spend.Payer.for_table(table, context.options)
+        chunks = _Chunks(path, table, payer, result)
+        chunks.check_file(limits)
+        yield from chunks.batches(chunk_bytes)
+        table.finish(result)
+        result.notes.extend(payer.notes)
+    finally:
+        table.close()
+
+
+class _Chunks:
+    """One file's data lines, parsed chunk by chunk."""
+
+    def __init__(self, path: Path, table: Table, payer: spend.Payer, result: ParseResult) -> None:
+        self.path, self.table, self.payer, self.result = path, table, payer, result
+        self.cols = _Columns.of(table)
+        self.ncols = len(table.header)
+        assert table.delimiter is not None
+        self.delim = table.delimiter
+        self.cp1252 = table.encoding == "cp1252"
+        d = "\\t" if self.delim == "\t" else re.escape(self.delim)
+        field = f'(?:{_QUOTED}|[^"{d}\\r\\n]*)'
+        self.well_formed = f"^{field}(?:{d}{field})*\\r?\\n?$"
+        self.names = [f"c{i}" for i in range(self.ncols)]
+        self.schema = ledger_arrow_schema(exclude=("source_id", "file", "batch_id"))
+
+    def check_file(self, limits: Limits) -> None:
+        """File-level conditions the vectorised path needs (before any row is parsed)."""
+        if self.ncols < 2:
+            raise RowLevel("fewer than two columns")
+
+    # -- reading ------------------------------------------------------------------------------
+    def _raw_chunks(self, chunk_bytes: int) -> Iterator[tuple[int, bytes]]:
+        """(number of the chunk's first line, bytes of whole lines) after the header."""
+        line = 1
+        with self.path.open("rb") as fh:
+            skip = self.table.header_row
+            while skip:  # the header (and any title rows) end after `header_row` newlines
+                buf = fh.readline()
+                if not buf:
+                    return
+                if buf.endswith(b"\n"):
+                    skip -= 1
+                    line += 1
+            rest = b""
+            while True:
+                block = fh.read(chunk_bytes)
+                if not block:
+                    if rest:
+                        yield line, rest
+                    return
+                data = rest + block
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data
+                    continue
+                yield line, data[:cut]
+                line += data.count(b"\n", 0, cut)
+                rest = data[cut:]
+
+    def batches(self, chunk_bytes: int) -> Iterator[pa.RecordBatch]:
+        for first_line, data in self._raw_chunks(chunk_bytes):
+            if data.count(b"\r") != data.count(b"\r\n"):
+                raise RowLevel("a carriage return inside a line")
+            if self.cp1252:
+                if _UTF8_PAIR.search(data):
+                    raise RowLevel("cp1252 mixed with UTF-8")
+                data = data.decode("cp1252").encode("utf-8")
+            yield from self._chunk(first_line, data)
+
+    # -- one chunk ----------------------------------------------------------------------------
+    def _chunk(self, first_line: int, data: bytes) -> Iterator[pa.RecordBatch]:
+        lines = _lines(data)
+        n = len(lines)
+        nfields = pc.add(pc.count_substring(lines, self.delim), 1)
+        quoted = pc.greater(pc.count_substring(lines, '"'), 0)
+        if pc.any(quoted).as_py():
+            q_idx = pc.indices_nonzero(quoted)
+            q_lines = lines.take(q_idx)
+            if not pc.all(pc.match_substring_regex(q_lines, self.well_formed)).as_py():
+                raise RowLevel("a quoted field that is not well formed (may span lines)")
+            bare = pc.replace_substring_regex(q_lines, _QUOTED, "")
+            nf = np.asarray(nfields).copy()
+            nf[np.asarray(q_idx)] = np.asarray(pc.count_substring(bare, self.delim)) + 1
+            nfields = pa.array(nf)
+        total = pc.or_(pc.match_substring(lines, "otal"), pc.match_substring(lines, "OTAL"))
+        good = pc.and_(pc.equal(nfields, self.ncols), pc.invert(total))
+        good_np = np.asarray(good)
+        idx = np.flatnonzero(good_np)
+        fallback: list[int] = np.flatnonzero(~good_np).tolist()
+        if len(idx):
+            body = data if len(idx) == n else _join(lines.filter(good))
+            fields = self._split(body, len(idx))
+            accepted, rejected, batch = self._values(fields, first_line + idx)
+            fallback += idx[rejected].tolist()
+            if batch is not None:
+                self.result.rows_read += accepted
+                yield batch
+        if fallback:
+            fallback.sort()
+            texts = lines.take(pa.array(fallback)).to_pylist()
+            yield from self._row_level([first_line + i for i in fallback], texts)
+
+    def _split(self, body: bytes, expected: int) -> pa.Table:
+        names = self.names
+        fields = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(
+                column_names=names, block_size=1 << 22, use_threads=USE_THREADS
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=self.delim,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        if fields.num_rows != expected:  # pragma: no cover - guarded by the line checks
+            raise RowLevel("the CSV reader saw other records than the lines")
+        return fields
+
+    def _values(
+        self, fields: pa.Table, rows: np.ndarray
+    ) -> tuple[int, np.ndarray, pa.RecordBatch | None]:
+        """Parse the values of well-shaped rows: (rows taken, indices of rows not taken, the
+        taken rows as a ledger batch)."""
+        c = self.cols
+        col = [fields.column(i).combine_chunks() for i in range(self.ncols)]
+        pence, ok_amount = _amounts(col[c.amount])
+        days, years, ok_date = self._dates(col[c.date])
+        ok = ok_amount & ok_date
+        bodies, ok_body = self._bodies(col, days, ok)
+        ok &= ok_body
+        keep = np.flatnonzero(ok)
+        rejected = np.flatnonzero(~ok)
+        if not len(keep):
+            return 0, rejected, None
+        take = pa.array(keep)
+        kind = _texts(col[c.kind].take(take)) if c.kind is not None else None
+        area = _texts(col[c.area].take(take)) if c.area is not None else kind
+        if c.source is not None:
+            kind = _with_source(kind, _texts(col[c.source].take(take)), len(keep))
+        null = pa.nulls(len(keep), pa.string())
+        values: dict[str, pa.Array] = {
+            "year": years.take(take),
+            "date": pa.array(days[keep], pa.int32()).cast(pa.date32()),
+            **{k: v.take(take) for k, v in bodies.items()},
+            "service_line": area if area is not None else null,
+            "counterparty": _texts(col[c.supplier].take(take)),
+            "description": kind if kind is not None else null,
+            "amount_pence": pa.array(pence[keep], pa.int64()),
+            "row": pa.array(rows[keep], pa.int64()),
+        }
+        return len(keep), rejected, to_ledger_arrow(values, len(keep), self.schema)
+
+    def _dates(self, raw: pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+        """Days since 1970, financial years and an ok mask, parsing each distinct value once."""
+        enc = pc.dictionary_encode(raw)
+        parsed = [self._date(v) for v in enc.dictionary.to_pylist()]
+        ok_d = np.array([p is not None for p in parsed], dtype=bool)
+        day_d = np.array([p[0] if p else 0 for p in parsed], dtype=np.int32)
+        year_d = pa.array([p[1] if p else None for p in parsed], pa.string())
+        codes = np.asarray(enc.indices)
+        return day_d[codes], year_d.take(enc.indices), ok_d[codes]
+
+    @staticmethod
+    def _date(text: str) -> tuple[int, str] | None:
+        """(days since 1970, financial year) of a date taken here, else None."""
+        hit = _DATES.get(text, False)
+        if hit is not False:
+            return hit  # type: ignore[return-value]
+        value: tuple[int, str] | None = None
+        if _DATE_RE.fullmatch(text):
+            try:
+                day = parse_date(text)
+            except ValueError:
+                day = None
+            if day is not None and DATE_MIN_YEAR <= day.year <= date_max_year():
+                value = ((day - _EPOCH).days, financial_year(day))
+        if len(_DATES) > 100_000:
+            _DATES.clear()
+        _DATES[text] = value
+        return value
+
+    def _bodies(
+        self, col: list[pa.Array], days: np.ndarray, ok: np.ndarray
+    ) -> tuple[dict[str, pa.Array], np.ndarray]:
+        """The paying body of each row, resolved by `Payer.body_of` once per distinct body
+        cells and year (its own cache key), for the rows whose amount and date were taken."""
+        n = len(days)
+        key = days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
+        encoded = []
+        for i in self.cols.body:
+            enc = pc.dictionary_encode(col[i])
+            codes = np.asarray(enc.indices).astype(np.int64)
+            encoded.append((i, enc.dictionary.to_pylist(), codes))
+            key = key * (len(enc.dictionary) + 1) + codes
+        uniq, inverse = np.unique(key, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        # each key's first row whose amount and date were taken (the row-level order)
+        rows_ok = np.flatnonzero(ok)
+        first_ok = np.full(len(uniq), n, dtype=np.int64)
+        np.minimum.at(first_ok, inverse[rows_ok], rows_ok)
+        out: dict[str, list[Any]] = {k: [None] * len(uniq) for k in _BODY_FIELDS}
+        ok_u = np.zeros(len(uniq), dtype=bool)
+        for u in np.argsort(first_ok, kind="stable"):
+            row = int(first_ok[u])
+            if row == n:
+                break
+            cells: list[Any] = [None] * self.ncols
+            for i, values, codes in encoded:
+                cells[i] = values[codes[row]]
+            day = _EPOCH + dt.timedelta(days=int(days[row]))
+            try:
+                agency, body = self.payer.body_of(cells, day)
+            except ValueError:
+                continue
+            ok_u[u] = True
+            for k, v in zip(
+                _BODY_FIELDS,
+                (body.gss, body.name, body.level, agency, body.code, body.agency_type),
+                strict=True,
+            ):
+                out[k][u] = v
+        arrays = {k: pa.array(v, pa.string()).take(pa.array(inverse)) for k, v in out.items()}
+        return arrays, ok_u[inverse]
+
+    # -- the row-level rules, for the rows taken nowhere else -----------------------------------
+    def _row_level(self, line_numbers: list[int], texts: list[str]) -> Iterator[pa.RecordBatch]:
+        table, delim = self.table, self.delim
+
+        def records() -> Iterator[tuple[int, list[str]]]:
+            for line, text in zip(line_numbers, texts, strict=True):
+                table.end_line = line
+                try:
+                    cells = next(csv.reader([text], delimiter=delim), [])
+                except csv.Error as exc:
+                    raise InputFileError(self.path, f"malformed CSV ({exc})", line=line) from exc
+                yield line, cells
+
+        table._source = records()
+        self.result.frame = None
+        spend._read_rows(table, self.result, self.payer)
+        frame, self.result.frame = self.result.frame, None
+        if frame is not None and len(frame):
+            yield to_ledger_arrow(
+                {k: pa.array(frame[k].tolist()) for k in frame.columns}, len(frame), self.schema
+            )
+
+
+_EPOCH = dt.date(1970, 1, 1)
+#: Distinct date texts already parsed (they repeat across a council's files).
+_DATES: dict[str, tuple[int, str] | None] = {}
+_BODY_FIELDS = ("area_code", "area_name", "area_level", "agency", "agency_code", "agency_type")
+
+
+def _lines(data: bytes) -> pa.StringArray:
+    """The lines of ``data`` (each with its line ending) as one Arrow array, zero-copy."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10) + 1
+    if len(data) and data[-1:] != b"\n":
+        ends = np.append(ends, len(data))
+    offsets = np.concatenate([[0], ends]).astype(np.int32)
+    return pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _join(lines: pa.Array) -> bytes:
+    """The lines (with their endings) back into one buffer."""
+    chunk = lines.cast(pa.large_string()) if lines.nbytes > 2**31 - 1 else lines
+    offsets = pa.array([0, len(chunk)], pa.int32())
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, chunk), "")
+    return bytes(joined[0].as_buffer())
+
+
+def _amounts(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Pence and an ok mask, for amounts matching `AMOUNT_PATTERN` (others: ok False)."""
+    m = pc.extract_regex(raw, AMOUNT_PATTERN)
+    ok = np.asarray(pc.is_valid(m))
+    g = {k: pc.fill_null(pc.struct_field(m, k), "") for k in _AMOUNT_GROUPS}
+    digits = pc.replace_substring(
+        pc.binary_join_element_wise(g["plain"], g["bracket"], ""), ",", ""
+    )
+    digits = pc.if_else(pc.equal(digits, ""), "0", digits)
+    frac = pc.utf8_rpad(pc.binary_join_element_wise(g["plain_frac"], g["bracket_frac"], ""), 2, "0")
+    pence = np.asarray(digits.cast(pa.int64())) * 100 + np.asarray(frac.cast(pa.int64()))
+    negative = np.asarray(pc.or_(pc.equal(g["minus"], "-"), pc.not_equal(g["bracket"], "")))
+    return np.where(negative, -pence, pence), ok
+
+
+_AMOUNT_GROUPS = ("minus", "plain", "plain_frac", "bracket", "bracket_frac")
+
+
+def _texts(raw: pa.Array) -> pa.Array:
+    """`spend._text` of every value, computed once per distinct value."""
+    enc = pc.dictionary_encode(raw)
+    cleaned = pa.array([spend._text(v) for v in enc.dictionary.to_pylist()], pa.string())
+    return cleaned.take(enc.indices)
+
+
+def _with_source(kind: pa.Array | None, src: pa.Array, n: int) -> pa.Array:
+    """The description with `` [source: …]`` appended where the row names a source file."""
+    tag = pc.binary_join_element_wise("[source: ", src, "]", "")
+    if kind is None:
+        return pc.if_else(pc.is_valid(src), tag, pa.nulls(n, pa.string()))
+    both = pc.binary_join_element_wise(kind, tag, " ")
+    return pc.if_else(pc.is_valid(src), pc.if_else(pc.is_valid(kind), both, tag), kind)
+
+
+#: Adapters with a columnar parser, by adapter name.
+COLUMNAR: dict[str, Callable[..., Iterator[pa.RecordBatch]]] = {"spend": parse_spend}
