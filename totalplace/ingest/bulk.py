@@ -46,7 +46,7 @@ from totalplace.ledger.store import Batch, Store
 from totalplace.sources.catalogue import sha256_file
 
 _PROVENANCE = ("source_id", "file", "batch_id")
-_SCHEMA = ledger_arrow_schema(exclude=_PROVENANCE)
+_SCHEMA = ledger_arrow_schema(exclude=_PROVENANCE, dictionary=True)
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,7 @@ def ingest_files(
         prepared: list[_Prepared] = list(run(_prepare, [(j.path, adapter) for j in jobs]))
         todo: list[int] = []
         later: list[int] = []
+        held = store.contents()
         seen: dict[tuple[str, str], int] = {}
         for i, (job, prep) in enumerate(zip(jobs, prepared, strict=True)):
             name = job.path.name
@@ -202,7 +203,7 @@ def ingest_files(
                 reports[i] = FileReport(name, prep.adapter, "error", message=prep.error)
             elif prep.target != "ledger":
                 later.append(i)
-            elif not force and (old := store.has_content(prep.digest, prep.adapter)):
+            elif not force and (old := held.get((prep.digest, prep.adapter))):
                 reports[i] = unchanged_report(store, job.path, prep.adapter, old)
             elif not force and (prep.digest, prep.adapter) in seen:
                 later.append(i)  # a copy of a file of this call: decided once that is written
@@ -253,24 +254,23 @@ class _Writer:
         self.uncommitted = 0
         self.batches: list[Batch] = []
         self.tables: list[pa.Table] = []
-        self.quarantine: list[pd.DataFrame] = []
+        self.quarantine: list[dict[str, Any]] = []
         self.gathered = 0
 
-    def add(self, batch: Batch, ipc: Path, quarantine: pd.DataFrame) -> None:
+    def add(self, batch: Batch, ipc: Path, quarantine: list[dict[str, Any]]) -> None:
         if any((b.source_id, b.file) == (batch.source_id, batch.file) for b in self.batches):
             self.flush()  # a later file of the same source and name replaces the earlier one
         if ipc.stat().st_size > STREAM_BYTES:
             self.flush()
             with pa.memory_map(str(ipc)) as source:
-                self._insert(
-                    [batch], _with_provenance(pa.ipc.open_stream(source), batch), quarantine
-                )
+                rows = _with_provenance(pa.ipc.open_stream(source), batch)
+                self._insert([batch], rows, _quarantine_frame(quarantine))
         else:
             with pa.OSFile(str(ipc)) as source:
                 table = pa.ipc.open_stream(source).read_all()
             self.batches.append(batch)
             self.tables.append(_with_provenance(table, batch))
-            self.quarantine.append(quarantine)
+            self.quarantine += quarantine
             self.gathered += table.num_rows
         ipc.unlink()
         self.uncommitted += batch.rows_read
@@ -283,8 +283,7 @@ class _Writer:
         if not self.batches:
             return
         rows = pa.concat_tables(self.tables)
-        quarantine = pd.concat(self.quarantine, ignore_index=True)
-        self._insert(self.batches, rows, quarantine)
+        self._insert(self.batches, rows, _quarantine_frame(self.quarantine))
         self.batches, self.tables, self.quarantine, self.gathered = [], [], [], 0
 
     def _insert(self, batches: list[Batch], rows: Any, quarantine: pd.DataFrame) -> None:
@@ -365,7 +364,11 @@ def _write(
         raise
 
 
-def _batch(job: FileJob, prep: _Prepared, res: _Parsed) -> tuple[Batch, pd.DataFrame]:
+def _quarantine_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(records, columns=list(QUARANTINE_COLUMNS))
+
+
+def _batch(job: FileJob, prep: _Prepared, res: _Parsed) -> tuple[Batch, list[dict[str, Any]]]:
     name, sid, batch_id = job.path.name, _source_id(job), uuid.uuid4().hex[:12]
     batch = Batch(
         batch_id=batch_id,
@@ -381,7 +384,5 @@ def _batch(job: FileJob, prep: _Prepared, res: _Parsed) -> tuple[Batch, pd.DataF
         skipped=res.skipped,
         notes=res.notes,
     )
-    quarantine = pd.DataFrame(res.quarantine, columns=["row", "reason", "raw"]).assign(
-        batch_id=batch_id, source_id=sid, file=name
-    )[list(QUARANTINE_COLUMNS)]
-    return batch, quarantine
+    provenance = {"batch_id": batch_id, "source_id": sid, "file": name}
+    return batch, [{**q, **provenance} for q in res.quarantine]

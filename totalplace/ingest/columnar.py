@@ -66,8 +66,6 @@ DATE_PATTERNS: tuple[str, ...] = (
 DATE_MIN_YEAR = 1990
 #: Encodings (as `scan_text` names them) whose files this path decodes; others go row-level.
 ENCODINGS = ("utf-8-sig", "cp1252")
-#: A record on one line: every field unquoted (no quote in it) or wholly quoted, ``""`` escaped.
-_QUOTED = r'"(?:[^"]|"")*"'
 _DATE_RE = re.compile("|".join(f"(?:{p})" for p in DATE_PATTERNS))
 #: A UTF-8 lead byte followed by a continuation byte: a "Windows-1252" file holding this may be
 #: mixed UTF-8 and cp1252, which only the row-level decoding sorts out.
@@ -112,8 +110,9 @@ def parse_spend(
 ) -> Iterator[pa.RecordBatch]:
     """Ledger rows of one spend CSV as Arrow batches (every ledger column but source_id, file
     and batch_id); ``result`` gets the counts, skips, notes and quarantine as the row-level
-    adapter would give them. Raises `RowLevel` (before any batch) when the file must be parsed
-    row by row, and `InputFileError` when it cannot be used at all."""
+    adapter would give them. Raises `RowLevel` (perhaps after some batches, which the caller
+    then discards) when the file must be parsed row by row, and `InputFileError` when it
+    cannot be used at all."""
     limits = Limits.from_options(context.options)
     with path.open("rb") as fh:
         head = fh.read(8)
@@ -148,11 +147,8 @@ class _Chunks:
         assert table.delimiter is not None
         self.delim = table.delimiter
         self.cp1252 = table.encoding == "cp1252"
-        d = "\\t" if self.delim == "\t" else re.escape(self.delim)
-        field = f'(?:{_QUOTED}|[^"{d}\\r\\n]*)'
-        self.well_formed = f"^{field}(?:{d}{field})*\\r?\\n?$"
         self.names = [f"c{i}" for i in range(self.ncols)]
-        self.schema = ledger_arrow_schema(exclude=("source_id", "file", "batch_id"))
+        self.schema = ledger_arrow_schema(exclude=_PROVENANCE, dictionary=True)
 
     def check_file(self, limits: Limits) -> None:
         """File-level conditions the vectorised path needs (before any row is parsed)."""
@@ -190,8 +186,6 @@ class _Chunks:
 
     def batches(self, chunk_bytes: int) -> Iterator[pa.RecordBatch]:
         for first_line, data in self._raw_chunks(chunk_bytes):
-            if data.count(b"\r") != data.count(b"\r\n"):
-                raise RowLevel("a carriage return inside a line")
             if self.cp1252:
                 if _UTF8_PAIR.search(data):
                     raise RowLevel("cp1252 mixed with UTF-8")
@@ -200,26 +194,19 @@ class _Chunks:
 
     # -- one chunk ----------------------------------------------------------------------------
     def _chunk(self, first_line: int, data: bytes) -> Iterator[pa.RecordBatch]:
-        lines = _lines(data)
+        lines, ends = _lines(data)
         n = len(lines)
-        nfields = pc.add(pc.count_substring(lines, self.delim), 1)
-        quoted = pc.greater(pc.count_substring(lines, '"'), 0)
-        if pc.any(quoted).as_py():
-            q_idx = pc.indices_nonzero(quoted)
-            q_lines = lines.take(q_idx)
-            if not pc.all(pc.match_substring_regex(q_lines, self.well_formed)).as_py():
-                raise RowLevel("a quoted field that is not well formed (may span lines)")
-            bare = pc.replace_substring_regex(q_lines, _QUOTED, "")
-            nf = np.asarray(nfields).copy()
-            nf[np.asarray(q_idx)] = np.asarray(pc.count_substring(bare, self.delim)) + 1
-            nfields = pa.array(nf)
-        total = pc.or_(pc.match_substring(lines, "otal"), pc.match_substring(lines, "OTAL"))
-        good = pc.and_(pc.equal(nfields, self.ncols), pc.invert(total))
-        good_np = np.asarray(good)
+        nfields = _fields_per_line(data, ends, ord(self.delim))
+        good_np = nfields == self.ncols
+        for word in (b"otal", b"OTAL"):  # maybe a total row: the row rules decide
+            at = data.find(word)
+            while at >= 0:
+                good_np[np.searchsorted(ends, at, side="right")] = False
+                at = data.find(word, at + 1)
         idx = np.flatnonzero(good_np)
         fallback: list[int] = np.flatnonzero(~good_np).tolist()
         if len(idx):
-            body = data if len(idx) == n else _join(lines.filter(good))
+            body = data if len(idx) == n else _join(lines.filter(pa.array(good_np)))
             fields = self._split(body, len(idx))
             accepted, rejected, batch = self._values(fields, first_line + idx)
             fallback += idx[rejected].tolist()
@@ -265,41 +252,39 @@ class _Chunks:
         c = self.cols
         col = [fields.column(i).combine_chunks() for i in range(self.ncols)]
         pence, ok_amount = _amounts(col[c.amount])
-        days, years, ok_date = self._dates(col[c.date])
+        days, years, date_codes, ok_date = self._dates(col[c.date])
         ok = ok_amount & ok_date
-        bodies, ok_body = self._bodies(col, days, ok)
+        bodies, body_codes, ok_body = self._bodies(col, days, ok)
         ok &= ok_body
         keep = np.flatnonzero(ok)
         rejected = np.flatnonzero(~ok)
         if not len(keep):
             return 0, rejected, None
-        take = pa.array(keep)
-        kind = _texts(col[c.kind].take(take)) if c.kind is not None else None
-        area = _texts(col[c.area].take(take)) if c.area is not None else kind
+        kind = _texts(col[c.kind], keep) if c.kind is not None else None
+        area = _texts(col[c.area], keep) if c.area is not None else kind
         if c.source is not None:
-            kind = _with_source(kind, _texts(col[c.source].take(take)), len(keep))
-        null = pa.nulls(len(keep), pa.string())
-        values: dict[str, pa.Array] = {
-            "year": years.take(take),
+            kind = _with_source(kind, _texts(col[c.source], keep), len(keep))
+        values: dict[str, pa.Array | None] = {
+            "year": _coded(years, date_codes[keep]),
             "date": pa.array(days[keep], pa.int32()).cast(pa.date32()),
-            **{k: v.take(take) for k, v in bodies.items()},
-            "service_line": area if area is not None else null,
-            "counterparty": _texts(col[c.supplier].take(take)),
-            "description": kind if kind is not None else null,
+            **{k: _coded(v, body_codes[keep]) for k, v in bodies.items()},
+            "service_line": area,
+            "counterparty": _texts(col[c.supplier], keep),
+            "description": kind,
             "amount_pence": pa.array(pence[keep], pa.int64()),
             "row": pa.array(rows[keep], pa.int64()),
         }
         return len(keep), rejected, to_ledger_arrow(values, len(keep), self.schema)
 
-    def _dates(self, raw: pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray]:
-        """Days since 1970, financial years and an ok mask, parsing each distinct value once."""
+    def _dates(self, raw: pa.Array) -> tuple[np.ndarray, list[str | None], np.ndarray, np.ndarray]:
+        """Days since 1970, the distinct financial years and each row's code into them, and
+        an ok mask; each distinct date text is parsed once."""
         enc = pc.dictionary_encode(raw)
         parsed = [self._date(v) for v in enc.dictionary.to_pylist()]
         ok_d = np.array([p is not None for p in parsed], dtype=bool)
         day_d = np.array([p[0] if p else 0 for p in parsed], dtype=np.int32)
-        year_d = pa.array([p[1] if p else None for p in parsed], pa.string())
         codes = np.asarray(enc.indices)
-        return day_d[codes], year_d.take(enc.indices), ok_d[codes]
+        return day_d[codes], [p[1] if p else None for p in parsed], codes, ok_d[codes]
 
     @staticmethod
     def _date(text: str) -> tuple[int, str] | None:
@@ -322,9 +307,10 @@ class _Chunks:
 
     def _bodies(
         self, col: list[pa.Array], days: np.ndarray, ok: np.ndarray
-    ) -> tuple[dict[str, pa.Array], np.ndarray]:
-        """The paying body of each row, resolved by `Payer.body_of` once per distinct body
-        cells and year (its own cache key), for the rows whose amount and date were taken."""
+    ) -> tuple[dict[str, list[Any]], np.ndarray, np.ndarray]:
+        """The paying body of each row (its distinct values and each row's code into them),
+        resolved by `Payer.body_of` once per distinct body cells and year (its own cache key),
+        for the rows whose amount and date were taken."""
         n = len(days)
         key = days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
         encoded = []
@@ -360,8 +346,7 @@ class _Chunks:
                 strict=True,
             ):
                 out[k][u] = v
-        arrays = {k: pa.array(v, pa.string()).take(pa.array(inverse)) for k, v in out.items()}
-        return arrays, ok_u[inverse]
+        return out, inverse, ok_u[inverse]
 
     # -- the row-level rules, for the rows taken nowhere else -----------------------------------
     def _row_level(self, line_numbers: list[int], texts: list[str]) -> Iterator[pa.RecordBatch]:
@@ -387,19 +372,59 @@ class _Chunks:
 
 
 _EPOCH = dt.date(1970, 1, 1)
+_PROVENANCE = ("source_id", "file", "batch_id")
 #: Distinct date texts already parsed (they repeat across a council's files).
 _DATES: dict[str, tuple[int, str] | None] = {}
 _BODY_FIELDS = ("area_code", "area_name", "area_level", "agency", "agency_code", "agency_type")
 
 
-def _lines(data: bytes) -> pa.StringArray:
-    """The lines of ``data`` (each with its line ending) as one Arrow array, zero-copy."""
+def _lines(data: bytes) -> tuple[pa.StringArray, np.ndarray]:
+    """The lines of ``data`` (each with its line ending) as one Arrow array, zero-copy, and
+    the offset just past each line."""
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10) + 1
     if len(data) and data[-1:] != b"\n":
         ends = np.append(ends, len(data))
     offsets = np.concatenate([[0], ends]).astype(np.int32)
-    return pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
+    lines = pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
+    return lines, ends
+
+
+_QUOTE, _CR, _LF = ord('"'), ord("\r"), ord("\n")
+
+
+def _fields_per_line(data: bytes, ends: np.ndarray, delim: int) -> np.ndarray:
+    """CSV fields on each line, for lines whose quoting is well formed: every field unquoted
+    (no quote in it) or wholly quoted with ``""`` for a quote, so each record is one line and
+    Python's csv module and pyarrow's reader split it alike. Raises `RowLevel` for any other
+    quoting (a quote that might open a field running over lines)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    cr = np.flatnonzero(buf == _CR)
+    if len(cr) and (cr[-1] == len(buf) - 1 or (buf[cr + 1] != _LF).any()):
+        raise RowLevel("a carriage return inside a line")
+    starts = np.concatenate([[0], ends[:-1]])
+    dpos = np.flatnonzero(buf == delim)
+    qpos = np.flatnonzero(buf == _QUOTE)
+    d_line = np.searchsorted(ends, dpos, side="right")
+    if len(qpos):
+        q_line = np.searchsorted(ends, qpos, side="right")
+        per_line = np.bincount(q_line, minlength=len(ends))
+        if (per_line % 2).any():
+            raise RowLevel("a quote left open at the end of a line (may span lines)")
+        first_q = np.concatenate([[0], np.cumsum(per_line)[:-1]])
+        opening = (np.arange(len(qpos)) - first_q[q_line]) % 2 == 0
+        prev = buf[np.maximum(qpos - 1, 0)]
+        at_start = qpos == starts[q_line]
+        nxt = buf[np.minimum(qpos + 1, len(buf) - 1)]
+        at_end = qpos == len(buf) - 1
+        open_ok = at_start | (prev == delim) | (prev == _QUOTE)
+        close_ok = at_end | (nxt == delim) | (nxt == _QUOTE) | (nxt == _CR) | (nxt == _LF)
+        if not np.where(opening, open_ok, close_ok).all():
+            raise RowLevel("a quote inside an unquoted field or after a closing quote")
+        # a delimiter is inside a quoted field when an odd number of its line's quotes precede it
+        before = np.searchsorted(qpos, dpos) - first_q[d_line]
+        d_line = d_line[before % 2 == 0]
+    return np.bincount(d_line, minlength=len(ends)) + 1
 
 
 def _join(lines: pa.Array) -> bytes:
@@ -428,15 +453,40 @@ def _amounts(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 _AMOUNT_GROUPS = ("minus", "plain", "plain_frac", "bracket", "bracket_frac")
 
 
-def _texts(raw: pa.Array) -> pa.Array:
-    """`spend._text` of every value, computed once per distinct value."""
+def _coded(values: list[Any], codes: np.ndarray) -> pa.DictionaryArray:
+    """Rows given as codes into distinct ``values`` (None for empty), dictionary-encoded."""
+    empty = np.array([v is None for v in values] + [True], dtype=bool)
+    indices = pa.array(codes.astype(np.int32), mask=empty[codes])
+    return pa.DictionaryArray.from_arrays(
+        indices, pa.array(["" if v is None else v for v in values], pa.string())
+    )
+
+
+#: What `str.split()` splits on (Unicode whitespace), for RE2.
+_WS = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+    r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+)
+#: Text that `spend._text` leaves as it is: words joined by single spaces.
+_NORMAL_TEXT = rf"^[^{_WS}]+(?: [^{_WS}]+)*$"
+
+
+def _texts(raw: pa.Array, keep: np.ndarray) -> pa.DictionaryArray:
+    """`spend._text` of the rows ``keep`` of ``raw``, computed once per distinct value (and
+    only for values it would change)."""
     enc = pc.dictionary_encode(raw)
-    cleaned = pa.array([spend._text(v) for v in enc.dictionary.to_pylist()], pa.string())
-    return cleaned.take(enc.indices)
+    distinct = enc.dictionary
+    normal = np.asarray(pc.match_substring_regex(distinct, _NORMAL_TEXT))
+    values: list[Any] = distinct.to_pylist()
+    for i in np.flatnonzero(~normal):
+        values[i] = spend._text(values[i])
+    return _coded(values, np.asarray(enc.indices)[keep])
 
 
 def _with_source(kind: pa.Array | None, src: pa.Array, n: int) -> pa.Array:
     """The description with `` [source: …]`` appended where the row names a source file."""
+    src = src.cast(pa.string())
+    kind = None if kind is None else kind.cast(pa.string())
     tag = pc.binary_join_element_wise("[source: ", src, "]", "")
     if kind is None:
         return pc.if_else(pc.is_valid(src), tag, pa.nulls(n, pa.string()))

@@ -190,18 +190,22 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
 _ARROW_TYPES = {"VARCHAR": pa.string(), "DATE": pa.date32(), "BIGINT": pa.int64()}
 
 
-def ledger_arrow_schema(exclude: tuple[str, ...] = ()) -> pa.Schema:
-    """The ledger's columns (but ``exclude``) as an Arrow schema, from `LEDGER_FIELDS`."""
+def ledger_arrow_schema(exclude: tuple[str, ...] = (), dictionary: bool = False) -> pa.Schema:
+    """The ledger's columns (but ``exclude``) as an Arrow schema, from `LEDGER_FIELDS`; with
+    ``dictionary`` text columns are dictionary-encoded (few distinct values, many rows)."""
+    text = pa.dictionary(pa.int32(), pa.string()) if dictionary else pa.string()
     return pa.schema(
         [
-            pa.field(f.name, _ARROW_TYPES[f.sql], nullable=not f.required)
+            pa.field(f.name, text if f.sql == "VARCHAR" else _ARROW_TYPES[f.sql], not f.required)
             for f in LEDGER_FIELDS
             if f.name not in exclude
         ]
     )
 
 
-def to_ledger_arrow(values: Mapping[str, pa.Array], n: int, schema: pa.Schema) -> pa.RecordBatch:
+def to_ledger_arrow(
+    values: Mapping[str, pa.Array | None], n: int, schema: pa.Schema
+) -> pa.RecordBatch:
     """`conform` for Arrow: ``n`` rows with exactly ``schema``'s columns, cast to its types,
     missing optional columns empty; a missing or empty required value is an error."""
     arrays = []

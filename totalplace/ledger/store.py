@@ -178,6 +178,11 @@ class Store:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def contents(self) -> dict[tuple[str, str], str]:
+        """`has_content` for every batch at once: (content SHA-256, adapter) -> batch id."""
+        rows = self.con.execute("SELECT content_sha256, adapter, batch_id FROM batches").fetchall()
+        return {(str(d), str(a)): str(b) for d, a, b in rows}
+
     def write_batch(
         self,
         batch: Batch,
