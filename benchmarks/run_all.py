@@ -280,7 +280,8 @@ def section(res: dict[str, Any]) -> str:
     ing = res.get("ingest")
     if ing:
         out += [
-            f"**Ingest** (load average {ing['loadavg_before']:.1f} at the start)",
+            f"**Ingest** (load average {ing['loadavg_before']:.1f} at the start, "
+            f"{ing.get('loadavg_after', float('nan')):.1f} at the end: the machine is shared)",
             "",
             "| reader | seconds | rows/s | peak RSS MB | notes |",
             "| --- | ---: | ---: | ---: | --- |",
@@ -298,7 +299,7 @@ def section(res: dict[str, Any]) -> str:
             elif name == "duckdb":
                 note = f"count only; {r.get('transcoded_files', 0)} cp1252 files transcoded first"
             else:
-                note = "read_csv + concat + to_parquet, uncleaned"
+                note = "read_csv, amounts and dates parsed, Parquet per file"
             out.append(
                 f"| {name} | {r['seconds']:,.2f} | {r['rows_per_s']:,.0f} | "
                 f"{r['peak_rss_mb']:,.0f} | {note} |"
