@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given
@@ -245,3 +246,28 @@ def test_implausible_dates_are_left_to_the_row_rules() -> None:
     assert columnar._Chunks._date("31/02/2011") is None
     assert columnar._Chunks._date("04-May-2010") is None  # a form outside DATE_PATTERNS
     assert columnar._Chunks._date("04/05/2010") == (14733, "2010-11")
+
+
+TEXT = st.text(alphabet=st.sampled_from("ab ,'\t\u00a0\u2003\u3000\x1c-"), max_size=12)
+
+
+@given(st.lists(TEXT, min_size=1, max_size=20))
+def test_text_normalised_as_the_row_rules_do(texts: list[str]) -> None:
+    got = columnar._texts(pa.array(texts), np.arange(len(texts))).cast(pa.string()).to_pylist()
+    assert got == [spend._text(t) for t in texts]
+
+
+@pytest.mark.parametrize(
+    ("line", "fields"),
+    [(b'a,"x,y",b\n', 3), (b'"a""b",c\r\n', 2), (b'"",,\n', 3), (b"a,b,c,d\n", 4)],
+)
+def test_fields_counted_outside_quotes(line: bytes, fields: int) -> None:
+    assert columnar._fields_per_line(line, np.array([len(line)]), ord(","))[0] == fields
+
+
+@pytest.mark.parametrize("line", [b'a"b,c\n', b'"ab"c,d\n', b'"open,d\n', b"a\rb,c\n"])
+def test_quoting_the_csv_module_might_read_otherwise_sends_the_file_row_level(
+    line: bytes,
+) -> None:
+    with pytest.raises(columnar.RowLevel):
+        columnar._fields_per_line(line, np.array([len(line)]), ord(","))

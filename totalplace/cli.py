@@ -435,7 +435,7 @@ def ingest(
     ] = None,
 ) -> None:
     """Ingest files into the workspace ledger; every row is counted or quarantined."""
-    from totalplace.ingest.pipeline import ingest_file
+    from totalplace.ingest.bulk import ingest_files
     from totalplace.ledger.store import Store
 
     settings = _settings(workspace)
@@ -445,13 +445,9 @@ def ingest(
         if not sep or not key:
             _fail(TotalPlaceError(f"--option {o!r}: write KEY=VALUE"))
         options[key.strip()] = value.strip()
-    reports = []
     with Store(settings.store_path) as store, _progress() as bar:
-        task = bar.add_task("ingest", total=len(paths))
-        for p in paths:
-            bar.update(task, description=p.name)
-            reports.append(ingest_file(store, p, adapter=adapter, force=force, options=options))
-            bar.advance(task)
+        bar.add_task(f"ingest {len(paths)} file(s)", total=None)
+        reports = ingest_files(store, paths, adapter=adapter, force=force, options=options)
     if report == "json":
         sys.stdout.write(json.dumps([r.as_dict() for r in reports], indent=2) + "\n")
     else:
