@@ -5,9 +5,9 @@ parser where it has one, else row by row), one writer puts them into the store.
   scratch folder beside the store and sends back only counts, notes and quarantine. The writer
   streams each file's rows into DuckDB (no pandas round trip) in submission order, so the
   ledger does not depend on the number of workers.
-* Writes share large transactions (by default one for the whole call; ``commit_rows`` commits
-  after about that many rows): a killed ingest leaves every file of an uncommitted transaction
-  out, and never half a file.
+* Writes share large transactions (a COMMIT after about ``commit_rows`` rows, 2 M by default,
+  never inside a file): a killed ingest leaves every file of the uncommitted transaction out,
+  and never half a file.
 * The rules of `ingest_file` hold file by file: the same content is not ingested twice, a
   corrected file replaces its predecessor, a bad file gives one clear error and the rest go on,
   and every row read is in the ledger, in quarantine or excluded with a reason.
@@ -45,6 +45,9 @@ from totalplace.ledger.schema import QUARANTINE_COLUMNS, conform, ledger_arrow_s
 from totalplace.ledger.store import Batch, Store
 from totalplace.sources.catalogue import sha256_file
 
+#: Rows after which the writer commits (each file is wholly in one transaction): bounds the
+#: memory DuckDB holds for uncommitted rows. ``None``: one transaction for the whole call.
+COMMIT_ROWS = 2_000_000
 _PROVENANCE = ("source_id", "file", "batch_id")
 _SCHEMA = ledger_arrow_schema(exclude=_PROVENANCE, dictionary=True)
 
@@ -178,7 +181,7 @@ def ingest_files(
     options: Mapping[str, Any] | None = None,
     force: bool = False,
     workers: int | None = None,
-    commit_rows: int | None = None,
+    commit_rows: int | None = COMMIT_ROWS,
 ) -> list[FileReport]:
     """Ingest ``files`` (paths, or `FileJob` with their own source id and options); one
     `FileReport` per file, in order. Never raises for a bad file."""
@@ -262,7 +265,7 @@ class _Writer:
             self.flush()  # a later file of the same source and name replaces the earlier one
         if ipc.stat().st_size > STREAM_BYTES:
             self.flush()
-            with pa.memory_map(str(ipc)) as source:
+            with pa.OSFile(str(ipc)) as source:  # read as it goes: memory stays bounded
                 rows = _with_provenance(pa.ipc.open_stream(source), batch)
                 self._insert([batch], rows, _quarantine_frame(quarantine))
         else:
