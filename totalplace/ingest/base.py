@@ -36,6 +36,7 @@ into ledger rows (or reference-table rows) plus quarantined rows, and the pipeli
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -142,7 +143,11 @@ def registered_adapters() -> dict[str, Adapter]:
 def _registry() -> tuple[tuple[str, Adapter], ...]:
     found: dict[str, Adapter] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        cls = ep.load()
+        try:
+            cls = ep.load()
+        except ModuleNotFoundError as exc:  # a plugin's package is gone: the others still work
+            warnings.warn(f"adapter {ep.name!r} ({ep.value}) cannot be loaded: {exc}", stacklevel=2)
+            continue
         adapter = cls()
         found[adapter.name] = adapter
     return tuple(sorted(found.items()))
