@@ -48,6 +48,8 @@ from totalplace.sources.catalogue import sha256_file
 #: Rows after which the writer commits (each file is wholly in one transaction): bounds the
 #: memory DuckDB holds for uncommitted rows. ``None``: one transaction for the whole call.
 COMMIT_ROWS = 2_000_000
+#: DuckDB's memory limit while the writer runs (it spills beyond): bounds peak RSS.
+WRITER_MEMORY = "300MB"
 _PROVENANCE = ("source_id", "file", "batch_id")
 _SCHEMA = ledger_arrow_schema(exclude=_PROVENANCE, dictionary=True)
 
@@ -342,29 +344,30 @@ def _write(
 ) -> None:
     """Write each parsed file's batch, in order, through one `_Writer`."""
     writer = _Writer(store, commit_rows)
-    try:
-        for i, res in zip(todo, parsed, strict=True):
-            job, prep, ipc = jobs[i], prepared[i], scratch / f"{i}.arrow"
-            if res.error is not None:
-                reports[i] = FileReport(job.path.name, prep.adapter, "error", message=res.error)
-                ipc.unlink(missing_ok=True)
-                continue
-            batch, quarantine = _batch(job, prep, res)
-            writer.add(batch, ipc, quarantine)
-            reports[i] = FileReport(
-                batch.file,
-                prep.adapter,
-                "ingested",
-                res.rows_read,
-                res.rows_ledger,
-                len(res.quarantine),
-                res.amount_pence / 100,
-                "; ".join(res.notes),
-            )
-        writer.commit()
-    except BaseException as exc:
-        writer.abort(exc)
-        raise
+    with store.memory_limit(WRITER_MEMORY):
+        try:
+            for i, res in zip(todo, parsed, strict=True):
+                job, prep, ipc = jobs[i], prepared[i], scratch / f"{i}.arrow"
+                if res.error is not None:
+                    reports[i] = FileReport(job.path.name, prep.adapter, "error", message=res.error)
+                    ipc.unlink(missing_ok=True)
+                    continue
+                batch, quarantine = _batch(job, prep, res)
+                writer.add(batch, ipc, quarantine)
+                reports[i] = FileReport(
+                    batch.file,
+                    prep.adapter,
+                    "ingested",
+                    res.rows_read,
+                    res.rows_ledger,
+                    len(res.quarantine),
+                    res.amount_pence / 100,
+                    "; ".join(res.notes),
+                )
+            writer.commit()
+        except BaseException as exc:
+            writer.abort(exc)
+            raise
 
 
 def _quarantine_frame(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -178,6 +178,19 @@ class Store:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    @contextmanager
+    def memory_limit(self, limit: str) -> Iterator[None]:
+        """DuckDB's memory limit set to ``limit`` (e.g. '400MB') for the block, then restored:
+        a bulk write of millions of rows then spills rather than growing."""
+        row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        before = str(row[0]) if row else None
+        self.con.execute(f"SET memory_limit = '{limit}'")
+        try:
+            yield
+        finally:
+            if before is not None:
+                self.con.execute(f"SET memory_limit = '{before}'")
+
     def contents(self) -> dict[tuple[str, str], str]:
         """`has_content` for every batch at once: (content SHA-256, adapter) -> batch id."""
         rows = self.con.execute("SELECT content_sha256, adapter, batch_id FROM batches").fetchall()
