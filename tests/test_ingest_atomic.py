@@ -240,3 +240,63 @@ def test_rebuild_never_deletes_a_store_another_process_holds(mirror: Path, tmp_p
         assert settings.store_path.exists()
     with Store(settings.store_path) as store:
         assert counts(store) == before
+
+
+STALLED_BULK_INGEST = STALLED_INGEST.replace(
+    "from totalplace.ingest.pipeline import ingest_file",
+    "from totalplace.ingest.bulk import ingest_files",
+).replace(
+    "ingest_file(store, data, options=mini_lookups())",
+    "ingest_files(store, [data, data.with_name('second.csv')], options=mini_lookups(), workers=2)",
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
+def test_kill_9_mid_bulk_ingest_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    """`ingest_files` writes every file of a call in one transaction: killed before COMMIT,
+    neither file is in the store, and the same files then go in once."""
+    store_path = tmp_path / "s.duckdb"
+    with Store(store_path) as store:
+        ingest_file(store, FIXTURES / "bom-utf8.csv", options=mini_lookups())
+        before = counts(store)
+    big = big_spend_file(tmp_path / "big.csv", 30_000)
+    second = tmp_path / "second.csv"
+    second.write_text(big.read_text().replace("Area 1,", "Area 1b,"))
+    marker = tmp_path / "writing"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STALLED_BULK_INGEST, str(store_path), str(big), str(marker)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"ingest ended early: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                pytest.fail("the ingest never reached the write")
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert int(marker.read_text() or 0) == before[0] + 60_000  # both files, uncommitted
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert proc.returncode == -signal.SIGKILL
+    with Store(store_path) as store:
+        assert counts(store) == before
+        assert not store.check()
+        from totalplace.ingest.bulk import ingest_files
+
+        reports = ingest_files(store, [big, second], options=mini_lookups(), workers=1)
+        assert [r.status for r in reports] == ["ingested", "ingested"]
+        assert counts(store) == (before[0] + 60_000, 0, 3)
+        again = ingest_files(store, [big, second, big], options=mini_lookups(), workers=1)
+        assert [r.status for r in again] == ["unchanged"] * 3
+        assert counts(store) == (before[0] + 60_000, 0, 3)

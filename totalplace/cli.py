@@ -563,6 +563,7 @@ def ingest(
     ] = None,
 ) -> None:
     """Ingest files into the workspace ledger; every row is counted or quarantined."""
+    from totalplace.ingest.bulk import ingest_files
     from totalplace.ingest.pipeline import ingest_file
     from totalplace.ledger.store import Store
 
@@ -575,22 +576,26 @@ def ingest(
         options[key.strip()] = value.strip()
     if replaces and len(paths) != 1:
         _fail(TotalPlaceError("--replaces names what ONE file supersedes: give one file"))
-    reports = []
     try:  # one message for a busy or damaged store, not one per file
         store = Store(settings.store_path).open()
     except TotalPlaceError as exc:
         _fail(exc)
         return
     with store, _progress() as bar:
-        task = bar.add_task("ingest", total=len(paths))
-        for p in paths:
-            bar.update(task, description=p.name)
-            reports.append(
+        task = bar.add_task(f"ingest {len(paths)} file(s)", total=None)
+        if replaces:
+            reports = [
                 ingest_file(
-                    store, p, adapter=adapter, force=force, options=options, replaces=replaces
+                    store,
+                    paths[0],
+                    adapter=adapter,
+                    force=force,
+                    options=options,
+                    replaces=replaces,
                 )
-            )
-            bar.advance(task)
+            ]
+        else:
+            reports = ingest_files(store, paths, adapter=adapter, force=force, options=options)
         if any(r.status == "ingested" for r in reports):
             from totalplace.count.materialise import refresh_parts
 

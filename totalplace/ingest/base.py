@@ -36,9 +36,11 @@ into ledger rows (or reference-table rows) plus quarantined rows, and the pipeli
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
@@ -130,13 +132,28 @@ class AdapterNotFound(TotalPlaceError):
 
 
 def registered_adapters() -> dict[str, Adapter]:
-    """Every adapter registered in the entry-point group, built-ins included, by name."""
+    """Every adapter registered in the entry-point group, built-ins included, by name.
+
+    The entry points are read once per process (``registered_adapters.cache_clear()`` reads
+    them again, e.g. after installing a plugin in a running session)."""
+    return dict(_registry())
+
+
+@cache
+def _registry() -> tuple[tuple[str, Adapter], ...]:
     found: dict[str, Adapter] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        cls = ep.load()
+        try:
+            cls = ep.load()
+        except ModuleNotFoundError as exc:  # a plugin's package is gone: the others still work
+            warnings.warn(f"adapter {ep.name!r} ({ep.value}) cannot be loaded: {exc}", stacklevel=2)
+            continue
         adapter = cls()
         found[adapter.name] = adapter
-    return dict(sorted(found.items()))
+    return tuple(sorted(found.items()))
+
+
+registered_adapters.cache_clear = _registry.cache_clear  # type: ignore[attr-defined]
 
 
 def get_adapter(name: str) -> Adapter:

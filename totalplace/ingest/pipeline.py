@@ -87,7 +87,11 @@ def refuse_unsafe(path: Path) -> None:
 
 def check_accounting(path: Path, result: ParseResult, rows: pd.DataFrame) -> None:
     """Every data row read is in the output, in quarantine, or excluded with a named reason."""
-    represented = rows["row"].nunique() if len(rows) else 0
+    check_counts(path, result, rows["row"].nunique() if len(rows) else 0)
+
+
+def check_counts(path: Path, result: ParseResult, represented: int) -> None:
+    """`check_accounting` given how many distinct rows are in the output."""
     excluded = sum(n for k, n in result.skipped.items() if k.startswith(EXCLUDED_PREFIX))
     accounted = represented + len(result.quarantine) + excluded
     if accounted != result.rows_read:
@@ -154,6 +158,45 @@ def superseded(
     return pd.concat(found, ignore_index=True).drop_duplicates("batch_id")
 
 
+def unchanged_report(
+    store: Store, path: Path, adapter: str, batch_id: str, source_id: str = ""
+) -> FileReport:
+    """The report for a file whose content batch ``batch_id`` already holds."""
+    b = store.query(
+        "SELECT rows_read, rows_ledger, rows_quarantined, amount_pence "
+        "FROM batches WHERE batch_id = ?",
+        [batch_id],
+    ).iloc[0]
+    return FileReport(
+        path.name,
+        adapter,
+        "unchanged",
+        int(b["rows_read"]),
+        int(b["rows_ledger"]),
+        int(b["rows_quarantined"]),
+        int(b["amount_pence"]) / 100,
+        f"same content already ingested (batch {batch_id})",
+        source_id=source_id,
+        batch_id=batch_id,
+    )
+
+
+def replaced_records(old: pd.DataFrame) -> list[dict[str, Any]]:
+    """The batches a file superseded (`superseded`), as the report lists them."""
+    return [
+        {
+            "batch_id": r.batch_id,
+            "source_id": r.source_id,
+            "file": r.file,
+            "path": r.path,
+            "rows_ledger": int(r.rows_ledger),
+            "rows_quarantined": int(r.rows_quarantined),
+            "amount_gbp": int(r.amount_pence) / 100,
+        }
+        for r in old.itertuples()
+    ]
+
+
 def ingest_file(
     store: Store,
     path: Path,
@@ -183,23 +226,7 @@ def ingest_file(
         digest = sha256_file(path)
         sid = source_id or local_source_id(path, digest)
         if not force and (existing := store.has_content(digest, chosen.name)):
-            b = store.query(
-                "SELECT rows_read, rows_ledger, rows_quarantined, amount_pence "
-                "FROM batches WHERE batch_id = ?",
-                [existing],
-            ).iloc[0]
-            return FileReport(
-                path.name,
-                chosen.name,
-                "unchanged",
-                int(b["rows_read"]),
-                int(b["rows_ledger"]),
-                int(b["rows_quarantined"]),
-                int(b["amount_pence"]) / 100,
-                f"same content already ingested (batch {existing})",
-                source_id=sid,
-                batch_id=existing,
-            )
+            return unchanged_report(store, path, chosen.name, existing, sid)
         old = superseded(
             store,
             path,
@@ -255,18 +282,7 @@ def ingest_file(
             list(result.notes),
             source_id=sid,
             batch_id=batch_id,
-            replaced=[
-                {
-                    "batch_id": r.batch_id,
-                    "source_id": r.source_id,
-                    "file": r.file,
-                    "path": r.path,
-                    "rows_ledger": int(r.rows_ledger),
-                    "rows_quarantined": int(r.rows_quarantined),
-                    "amount_gbp": int(r.amount_pence) / 100,
-                }
-                for r in old.itertuples()
-            ],
+            replaced=replaced_records(old),
         )
     except TotalPlaceError as exc:
         return FileReport(path.name, name, "error", message=str(exc))

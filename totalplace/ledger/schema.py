@@ -8,9 +8,11 @@ exports and the docs alike (``totalplace schema`` prints it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,42 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     if nulls:
         raise ValueError(f"ledger rows have empty required values in: {', '.join(nulls)}")
     return out.reset_index(drop=True)
+
+
+_ARROW_TYPES = {"VARCHAR": pa.string(), "DATE": pa.date32(), "BIGINT": pa.int64()}
+
+
+def ledger_arrow_schema(exclude: tuple[str, ...] = (), dictionary: bool = False) -> pa.Schema:
+    """The ledger's columns (but ``exclude``) as an Arrow schema, from `LEDGER_FIELDS`; with
+    ``dictionary`` text columns are dictionary-encoded (few distinct values, many rows)."""
+    text = pa.dictionary(pa.int32(), pa.string()) if dictionary else pa.string()
+    return pa.schema(
+        [
+            pa.field(f.name, text if f.sql == "VARCHAR" else _ARROW_TYPES[f.sql], not f.required)
+            for f in LEDGER_FIELDS
+            if f.name not in exclude
+        ]
+    )
+
+
+def to_ledger_arrow(
+    values: Mapping[str, pa.Array | None], n: int, schema: pa.Schema
+) -> pa.RecordBatch:
+    """`conform` for Arrow: ``n`` rows with exactly ``schema``'s columns, cast to its types,
+    missing optional columns empty; a missing or empty required value is an error."""
+    arrays = []
+    for f in schema:
+        given = values.get(f.name)
+        if given is None:
+            if not f.nullable:
+                raise ValueError(f"ledger rows lack required columns: {f.name}")
+            arrays.append(pa.nulls(n, f.type))
+            continue
+        arr = given if given.type == f.type else given.cast(f.type)
+        if not f.nullable and arr.null_count:
+            raise ValueError(f"ledger rows have empty required values in: {f.name}")
+        arrays.append(arr)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def schema_markdown() -> str:

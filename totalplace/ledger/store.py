@@ -248,6 +248,24 @@ class Store:
             list(equal.values()),
         )
 
+    @contextmanager
+    def memory_limit(self, limit: str) -> Iterator[None]:
+        """DuckDB's memory limit set to ``limit`` (e.g. '400MB') for the block, then restored:
+        a bulk write of millions of rows then spills rather than growing."""
+        row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        before = str(row[0]) if row else None
+        self.con.execute(f"SET memory_limit = '{limit}'")
+        try:
+            yield
+        finally:
+            if before is not None:
+                self.con.execute(f"SET memory_limit = '{before}'")
+
+    def contents(self) -> dict[tuple[str, str], str]:
+        """`has_content` for every batch at once: (content SHA-256, adapter) -> batch id."""
+        rows = self.con.execute("SELECT content_sha256, adapter, batch_id FROM batches").fetchall()
+        return {(str(d), str(a)): str(b) for d, a, b in rows}
+
     def write_batch(
         self,
         batch: Batch,
@@ -261,26 +279,56 @@ class Store:
         caller decides what a file supersedes and says so in its report.
         """
         with self.transaction() as con:
-            for bid in replaces:
-                self._delete_batch(con, bid)
-            if len(rows):
-                con.register("_rows", rows)
-                cols = ", ".join(f'"{c}"' for c in rows.columns)
-                con.execute(f"INSERT INTO {batch.target} ({cols}) SELECT {cols} FROM _rows")
-                con.unregister("_rows")
-            if len(quarantine):
-                con.register("_q", quarantine)
-                cols = ", ".join(f'"{c}"' for c in quarantine.columns)
-                con.execute(f"INSERT INTO quarantine ({cols}) SELECT {cols} FROM _q")
-                con.unregister("_q")
-            d = asdict(batch)
-            d["skipped"] = json.dumps(batch.skipped)
-            d["notes"] = json.dumps(batch.notes)
-            keys = list(d)
+            self.insert_batches(con, [batch], rows, quarantine, replaces)
+
+    def insert_batches(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batches: list[Batch],
+        rows: Any,
+        quarantine: pd.DataFrame,
+        replaces: Sequence[str] = (),
+    ) -> None:
+        """`write_batch`'s writes for several batches of one target inside the caller's
+        transaction (``con`` from `transaction`), so many files share one COMMIT and one
+        INSERT. ``replaces``: batch ids removed first (what the files supersede). ``rows`` is a
+        DataFrame, an Arrow table or a stream of Arrow batches (read once, never held whole);
+        with a single batch, provenance columns it lacks (source_id, file, batch_id) are filled
+        from that batch."""
+        if not batches:
+            return
+        target = batches[0].target
+        for bid in dict.fromkeys(replaces):
+            self._delete_batch(con, bid)
+        names = list(rows.columns) if isinstance(rows, pd.DataFrame) else rows.schema.names
+        if isinstance(rows, pd.DataFrame) and not len(rows):
+            names = []
+        if names:
+            first = batches[0]
+            consts = {"source_id": first.source_id, "file": first.file, "batch_id": first.batch_id}
+            extra = [k for k in consts if k not in names] if target == "ledger" else []
+            if extra and len(batches) > 1:
+                raise ValueError(f"rows of several batches lack {', '.join(extra)}")
+            cols = ", ".join(f'"{c}"' for c in [*names, *extra])
+            select = ", ".join([f'"{c}"' for c in names] + ["?"] * len(extra))
+            con.register("_rows", rows)
             con.execute(
-                f"INSERT INTO batches ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})",
-                [d[k] for k in keys],
+                f"INSERT INTO {target} ({cols}) SELECT {select} FROM _rows",
+                [consts[k] for k in extra],
             )
+            con.unregister("_rows")
+        if len(quarantine):
+            con.register("_q", quarantine)
+            cols = ", ".join(f'"{c}"' for c in quarantine.columns)
+            con.execute(f"INSERT INTO quarantine ({cols}) SELECT {cols} FROM _q")
+            con.unregister("_q")
+        records = pd.DataFrame([asdict(b) for b in batches])
+        records["skipped"] = [json.dumps(b.skipped) for b in batches]
+        records["notes"] = [json.dumps(b.notes) for b in batches]
+        con.register("_b", records)
+        cols = ", ".join(records.columns)
+        con.execute(f"INSERT INTO batches ({cols}) SELECT {cols} FROM _b")
+        con.unregister("_b")
 
     def _delete_batch(self, con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
         target = con.execute("SELECT target FROM batches WHERE batch_id = ?", [batch_id]).fetchone()

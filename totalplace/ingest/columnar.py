@@ -1,0 +1,505 @@
+"""Columnar parsing of transaction-level spend CSV: each file read once, in chunks of whole
+lines, its fields split by pyarrow's CSV reader and its amounts, dates, paying bodies, text and
+financial years parsed by vectorised operations.
+
+Strict by construction. A row is taken here only when every value matches a named pattern
+below whose meaning the row-level rules (`spend._read_rows`) give identically; dates, paying
+bodies and text are parsed once per distinct value *by the row-level functions themselves*
+(`parse_date`, `Payer.body_of`, `spend._text`) and spread to the rows by index. Every other row
+(fused or quoted-across-lines fields, short or long rows, total and blank rows, odd amounts, odd
+or implausible dates, unknown bodies) goes to `spend._read_rows` through the same `Table`, so
+it keeps the row-level recovery, skip counts and quarantine reasons with file and line. A file
+whose records might span lines, whose bytes are not cleanly UTF-8 or Windows-1252, or that is a
+spreadsheet is parsed by the row-level adapter as a whole. tests/test_columnar.py runs both
+paths over every mirror spend file, the fixtures and the generator's data and compares the
+ledger and quarantine row for row.
+
+Memory is bounded by the chunk size (`CHUNK_BYTES`), not by the file's size: batches are
+yielded as they are parsed.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from totalplace.errors import InputFileError
+from totalplace.ingest.adapters import spend
+from totalplace.ingest.base import ParseContext, ParseResult
+from totalplace.ingest.tabular import Limits, Table, open_table
+from totalplace.ingest.values import financial_year, parse_date, plausible_years
+from totalplace.ledger.schema import ledger_arrow_schema, to_ledger_arrow
+
+#: Whether pyarrow's CSV reader may use threads (off in worker processes: they are the threads).
+USE_THREADS = True
+#: Bytes of whole lines parsed at once (bounds memory whatever the file's size).
+CHUNK_BYTES = 16 * 1024 * 1024
+
+# -- the strict patterns (named so they can be aligned with the row-level rules) ----------------
+#: Digits of an amount: plain (up to 15 digits) or in well-formed thousands groups
+#: (``1,234,567``; never ``1,2,3`` or ``0,123``).
+AMOUNT_DIGITS = r"(?:[1-9]\d{0,2}(?:,\d{3}){1,4}|\d{1,15})"
+#: An amount taken by the vectorised path: those digits with at most two decimals, an optional
+#: leading minus, or in brackets (a credit), padded with spaces at most (report exports).
+AMOUNT_PATTERN = (
+    rf"^ *(?:(?P<minus>-?)(?P<plain>{AMOUNT_DIGITS})(?:\.(?P<plain_frac>\d{{1,2}}))?"
+    rf"|\((?P<bracket>{AMOUNT_DIGITS})(?:\.(?P<bracket_frac>\d{{1,2}}))?\)) *$"
+)
+#: Date forms taken by the vectorised path (each distinct value is still parsed by
+#: `parse_date`): UK dd/mm/yyyy, ISO date, ISO date with a valid time of day.
+DATE_PATTERNS: tuple[str, ...] = (
+    r"[0-9]{2}/[0-9]{2}/[0-9]{4}",
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2} (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]",
+)
+#: Encodings (as `scan_text` names them) whose files this path decodes; others go row-level.
+ENCODINGS = ("utf-8-sig", "cp1252")
+_DATE_RE = re.compile("|".join(f"(?:{p})" for p in DATE_PATTERNS))
+#: A UTF-8 lead byte followed by a continuation byte: a "Windows-1252" file holding this may be
+#: mixed UTF-8 and cp1252, which only the row-level decoding sorts out.
+_UTF8_PAIR = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
+
+
+class RowLevel(Exception):
+    """This file must go through the row-level adapter as a whole (the reason says why)."""
+
+
+@dataclass
+class _Columns:
+    """Column indices the spend rules read, found exactly as `spend._read_rows` finds them."""
+
+    amount: int
+    date: int
+    supplier: int
+    area: int | None
+    kind: int | None
+    source: int | None
+    body: tuple[int, ...]
+
+    @classmethod
+    def of(cls, table: Table) -> _Columns:
+        col = table.column
+        i_amount, i_date, i_supplier = col(spend.AMOUNT), col(spend.DATE), col(spend.SUPPLIER)
+        assert i_amount is not None and i_date is not None and i_supplier is not None
+        i_area, i_type = col(spend.AREA), col(spend.TYPE)
+        if i_area is not None and i_area == i_type:
+            i_type = None
+        body = (spend.BODY_NAME, spend.BODY_CODE, spend.CENTRAL_FAMILY, spend.CENTRAL_ENTITY)
+        found = sorted({i for i in (col(s) for s in body) if i is not None})
+        return cls(i_amount, i_date, i_supplier, i_area, i_type, col(spend.SOURCE), tuple(found))
+
+
+def parse_spend(
+    path: Path, context: ParseContext, result: ParseResult, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[pa.RecordBatch]:
+    """Ledger rows of one spend CSV as Arrow batches (every ledger column but source_id, file
+    and batch_id); ``result`` gets the counts, skips, notes and quarantine as the row-level
+    adapter would give them. Raises `RowLevel` (perhaps after some batches, which the caller
+    then discards) when the file must be parsed row by row, and `InputFileError` when it
+    cannot be used at all."""
+    limits = Limits.from_options(context.options)
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if not head or head.startswith(b"PK") or head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise RowLevel("a spreadsheet")
+    table = open_table(
+        path,
+        spend.is_spend_header,
+        limits=limits,
+        expected="amount, date and supplier columns",
+    )
+    try:
+        if table.encoding not in ENCODINGS or table.delimiter is None:
+            raise RowLevel(f"encoding {table.encoding}")
+        payer = spend.Payer.for_table(table, context.options)
+        chunks = _Chunks(path, table, payer, result, plausible_years(context.options))
+        chunks.check_file(limits)
+        yield from chunks.batches(chunk_bytes)
+        table.finish(result)
+        result.notes.extend(payer.notes)
+    finally:
+        table.close()
+
+
+class _Chunks:
+    """One file's data lines, parsed chunk by chunk."""
+
+    def __init__(
+        self,
+        path: Path,
+        table: Table,
+        payer: spend.Payer,
+        result: ParseResult,
+        years: tuple[int, int],
+    ) -> None:
+        self.path, self.table, self.payer, self.result = path, table, payer, result
+        self.years = years
+        self.cols = _Columns.of(table)
+        self.ncols = len(table.header)
+        assert table.delimiter is not None
+        self.delim = table.delimiter
+        self.cp1252 = table.encoding == "cp1252"
+        self.names = [f"c{i}" for i in range(self.ncols)]
+        self.schema = ledger_arrow_schema(exclude=_PROVENANCE, dictionary=True)
+
+    def check_file(self, limits: Limits) -> None:
+        """File-level conditions the vectorised path needs (before any row is parsed)."""
+        if self.ncols < 2:
+            raise RowLevel("fewer than two columns")
+
+    # -- reading ------------------------------------------------------------------------------
+    def _raw_chunks(self, chunk_bytes: int) -> Iterator[tuple[int, bytes]]:
+        """(number of the chunk's first line, bytes of whole lines) after the header."""
+        line = 1
+        with self.path.open("rb") as fh:
+            skip = self.table.header_row
+            while skip:  # the header (and any title rows) end after `header_row` newlines
+                buf = fh.readline()
+                if not buf:
+                    return
+                if buf.endswith(b"\n"):
+                    skip -= 1
+                    line += 1
+            rest = b""
+            while True:
+                block = fh.read(chunk_bytes)
+                if not block:
+                    if rest:
+                        yield line, rest
+                    return
+                data = rest + block
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data
+                    continue
+                yield line, data[:cut]
+                line += data.count(b"\n", 0, cut)
+                rest = data[cut:]
+
+    def batches(self, chunk_bytes: int) -> Iterator[pa.RecordBatch]:
+        for first_line, data in self._raw_chunks(chunk_bytes):
+            if self.cp1252:
+                if _UTF8_PAIR.search(data):
+                    raise RowLevel("cp1252 mixed with UTF-8")
+                data = data.decode("cp1252").encode("utf-8")
+            yield from self._chunk(first_line, data)
+
+    # -- one chunk ----------------------------------------------------------------------------
+    def _chunk(self, first_line: int, data: bytes) -> Iterator[pa.RecordBatch]:
+        lines, ends = _lines(data)
+        n = len(lines)
+        nfields = _fields_per_line(data, ends, ord(self.delim))
+        good_np = nfields == self.ncols
+        for word in (b"otal", b"OTAL"):  # maybe a total row: the row rules decide
+            at = data.find(word)
+            while at >= 0:
+                good_np[np.searchsorted(ends, at, side="right")] = False
+                at = data.find(word, at + 1)
+        idx = np.flatnonzero(good_np)
+        fallback: list[int] = np.flatnonzero(~good_np).tolist()
+        if len(idx):
+            body = data if len(idx) == n else _join(lines.filter(pa.array(good_np)))
+            fields = self._split(body, len(idx))
+            accepted, rejected, batch = self._values(fields, first_line + idx)
+            fallback += idx[rejected].tolist()
+            if batch is not None:
+                self.result.rows_read += accepted
+                yield batch
+        if fallback:
+            fallback.sort()
+            texts = lines.take(pa.array(fallback)).to_pylist()
+            yield from self._row_level([first_line + i for i in fallback], texts)
+
+    def _split(self, body: bytes, expected: int) -> pa.Table:
+        names = self.names
+        fields = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(
+                column_names=names, block_size=1 << 22, use_threads=USE_THREADS
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=self.delim,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        if fields.num_rows != expected:  # pragma: no cover - guarded by the line checks
+            raise RowLevel("the CSV reader saw other records than the lines")
+        return fields
+
+    def _values(
+        self, fields: pa.Table, rows: np.ndarray
+    ) -> tuple[int, np.ndarray, pa.RecordBatch | None]:
+        """Parse the values of well-shaped rows: (rows taken, indices of rows not taken, the
+        taken rows as a ledger batch)."""
+        c = self.cols
+        col = [fields.column(i).combine_chunks() for i in range(self.ncols)]
+        pence, ok_amount = _amounts(col[c.amount])
+        days, years, date_codes, ok_date = self._dates(col[c.date])
+        ok = ok_amount & ok_date
+        bodies, body_codes, ok_body = self._bodies(col, days, ok)
+        ok &= ok_body
+        keep = np.flatnonzero(ok)
+        rejected = np.flatnonzero(~ok)
+        if not len(keep):
+            return 0, rejected, None
+        kind = _texts(col[c.kind], keep) if c.kind is not None else None
+        area = _texts(col[c.area], keep) if c.area is not None else kind
+        if c.source is not None:
+            kind = _with_source(kind, _texts(col[c.source], keep), len(keep))
+        values: dict[str, pa.Array | None] = {
+            "year": _coded(years, date_codes[keep]),
+            "date": pa.array(days[keep], pa.int32()).cast(pa.date32()),
+            **{k: _coded(v, body_codes[keep]) for k, v in bodies.items()},
+            "service_line": area,
+            "counterparty": _texts(col[c.supplier], keep),
+            "description": kind,
+            "amount_pence": pa.array(pence[keep], pa.int64()),
+            "row": pa.array(rows[keep], pa.int64()),
+        }
+        return len(keep), rejected, to_ledger_arrow(values, len(keep), self.schema)
+
+    def _dates(self, raw: pa.Array) -> tuple[np.ndarray, list[str | None], np.ndarray, np.ndarray]:
+        """Days since 1970, the distinct financial years and each row's code into them, and
+        an ok mask; each distinct date text is parsed once."""
+        enc = pc.dictionary_encode(raw)
+        parsed = [self._date(v) for v in enc.dictionary.to_pylist()]
+        ok_d = np.array([p is not None for p in parsed], dtype=bool)
+        day_d = np.array([p[0] if p else 0 for p in parsed], dtype=np.int32)
+        codes = np.asarray(enc.indices)
+        return day_d[codes], [p[1] if p else None for p in parsed], codes, ok_d[codes]
+
+    def _date(self, text: str) -> tuple[int, str] | None:
+        """(days since 1970, financial year) of a date taken here, else None: only dates in the
+        file's plausible years (`values.plausible_years`: options min_year, max_year)."""
+        key = (text, self.years)
+        hit = _DATES.get(key, False)
+        if hit is not False:
+            return hit  # type: ignore[return-value]
+        value: tuple[int, str] | None = None
+        if _DATE_RE.fullmatch(text):
+            try:
+                day = parse_date(text)
+            except ValueError:
+                day = None
+            if day is not None and self.years[0] <= day.year <= self.years[1]:
+                value = ((day - _EPOCH).days, financial_year(day))
+        if len(_DATES) > 100_000:
+            _DATES.clear()
+        _DATES[key] = value
+        return value
+
+    def _bodies(
+        self, col: list[pa.Array], days: np.ndarray, ok: np.ndarray
+    ) -> tuple[dict[str, list[Any]], np.ndarray, np.ndarray]:
+        """The paying body of each row (its distinct values and each row's code into them),
+        resolved by `Payer.body_of` once per distinct body cells and year (its own cache key),
+        for the rows whose amount and date were taken."""
+        n = len(days)
+        key = days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
+        encoded = []
+        for i in self.cols.body:
+            enc = pc.dictionary_encode(col[i])
+            codes = np.asarray(enc.indices).astype(np.int64)
+            encoded.append((i, enc.dictionary.to_pylist(), codes))
+            key = key * (len(enc.dictionary) + 1) + codes
+        uniq, inverse = np.unique(key, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        # each key's first row whose amount and date were taken (the row-level order)
+        rows_ok = np.flatnonzero(ok)
+        first_ok = np.full(len(uniq), n, dtype=np.int64)
+        np.minimum.at(first_ok, inverse[rows_ok], rows_ok)
+        out: dict[str, list[Any]] = {k: [None] * len(uniq) for k in _BODY_FIELDS}
+        ok_u = np.zeros(len(uniq), dtype=bool)
+        for u in np.argsort(first_ok, kind="stable"):
+            row = int(first_ok[u])
+            if row == n:
+                break
+            cells: list[Any] = [None] * self.ncols
+            for i, values, codes in encoded:
+                cells[i] = values[codes[row]]
+            day = _EPOCH + dt.timedelta(days=int(days[row]))
+            try:
+                agency, body = self.payer.body_of(cells, day)
+            except ValueError:
+                continue
+            ok_u[u] = True
+            for k, v in zip(
+                _BODY_FIELDS,
+                (body.gss, body.name, body.level, agency, body.code, body.agency_type),
+                strict=True,
+            ):
+                out[k][u] = v
+        return out, inverse, ok_u[inverse]
+
+    # -- the row-level rules, for the rows taken nowhere else -----------------------------------
+    def _row_level(self, line_numbers: list[int], texts: list[str]) -> Iterator[pa.RecordBatch]:
+        table, delim = self.table, self.delim
+
+        def records() -> Iterator[tuple[int, list[str]]]:
+            for line, text in zip(line_numbers, texts, strict=True):
+                table.end_line = line
+                try:
+                    cells = next(csv.reader([text], delimiter=delim), [])
+                except csv.Error as exc:
+                    raise InputFileError(self.path, f"malformed CSV ({exc})", line=line) from exc
+                yield line, cells
+
+        table._source = records()
+        self.result.frame = None
+        spend._read_rows(table, self.result, self.payer, self.years)
+        if self.result.skipped.get("footer"):
+            # rows held back after a total are a footer only if nothing follows them in the
+            # whole file, which this chunk's broken rows alone cannot tell
+            raise RowLevel("rows after a total row")
+        frame, self.result.frame = self.result.frame, None
+        if frame is not None and len(frame):
+            yield to_ledger_arrow(
+                {k: pa.array(frame[k].tolist()) for k in frame.columns}, len(frame), self.schema
+            )
+
+
+_EPOCH = dt.date(1970, 1, 1)
+_PROVENANCE = ("source_id", "file", "batch_id")
+#: Distinct date texts already parsed (they repeat across a council's files).
+_DATES: dict[tuple[str, tuple[int, int]], tuple[int, str] | None] = {}
+_BODY_FIELDS = ("area_code", "area_name", "area_level", "agency", "agency_code", "agency_type")
+
+
+def _lines(data: bytes) -> tuple[pa.StringArray, np.ndarray]:
+    """The lines of ``data`` (each with its line ending) as one Arrow array, zero-copy, and
+    the offset just past each line."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10) + 1
+    if len(data) and data[-1:] != b"\n":
+        ends = np.append(ends, len(data))
+    offsets = np.concatenate([[0], ends]).astype(np.int32)
+    lines = pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
+    return lines, ends
+
+
+_QUOTE, _CR, _LF = ord('"'), ord("\r"), ord("\n")
+
+
+def _fields_per_line(data: bytes, ends: np.ndarray, delim: int) -> np.ndarray:
+    """CSV fields on each line, for lines whose quoting is well formed: every field unquoted
+    (no quote in it) or wholly quoted with ``""`` for a quote, so each record is one line and
+    Python's csv module and pyarrow's reader split it alike. Raises `RowLevel` for any other
+    quoting (a quote that might open a field running over lines)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    cr = np.flatnonzero(buf == _CR)
+    if len(cr) and (cr[-1] == len(buf) - 1 or (buf[cr + 1] != _LF).any()):
+        raise RowLevel("a carriage return inside a line")
+    starts = np.concatenate([[0], ends[:-1]])
+    dpos = np.flatnonzero(buf == delim)
+    qpos = np.flatnonzero(buf == _QUOTE)
+    d_line = np.searchsorted(ends, dpos, side="right")
+    if len(qpos):
+        q_line = np.searchsorted(ends, qpos, side="right")
+        per_line = np.bincount(q_line, minlength=len(ends))
+        if (per_line % 2).any():
+            raise RowLevel("a quote left open at the end of a line (may span lines)")
+        first_q = np.concatenate([[0], np.cumsum(per_line)[:-1]])
+        opening = (np.arange(len(qpos)) - first_q[q_line]) % 2 == 0
+        prev = buf[np.maximum(qpos - 1, 0)]
+        at_start = qpos == starts[q_line]
+        nxt = buf[np.minimum(qpos + 1, len(buf) - 1)]
+        at_end = qpos == len(buf) - 1
+        open_ok = at_start | (prev == delim) | (prev == _QUOTE)
+        close_ok = at_end | (nxt == delim) | (nxt == _QUOTE) | (nxt == _CR) | (nxt == _LF)
+        if not np.where(opening, open_ok, close_ok).all():
+            raise RowLevel("a quote inside an unquoted field or after a closing quote")
+        # a delimiter is inside a quoted field when an odd number of its line's quotes precede it
+        before = np.searchsorted(qpos, dpos) - first_q[d_line]
+        d_line = d_line[before % 2 == 0]
+    return np.bincount(d_line, minlength=len(ends)) + 1
+
+
+def _join(lines: pa.Array) -> bytes:
+    """The lines (with their endings) back into one buffer."""
+    chunk = lines.cast(pa.large_string()) if lines.nbytes > 2**31 - 1 else lines
+    offsets = pa.array([0, len(chunk)], pa.int32())
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, chunk), "")
+    return bytes(joined[0].as_buffer())
+
+
+def _amounts(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Pence and an ok mask, for amounts matching `AMOUNT_PATTERN` (others: ok False)."""
+    m = pc.extract_regex(raw, AMOUNT_PATTERN)
+    ok = np.asarray(pc.is_valid(m))
+    g = {k: pc.fill_null(pc.struct_field(m, k), "") for k in _AMOUNT_GROUPS}
+    digits = pc.replace_substring(
+        pc.binary_join_element_wise(g["plain"], g["bracket"], ""), ",", ""
+    )
+    digits = pc.if_else(pc.equal(digits, ""), "0", digits)
+    frac = pc.utf8_rpad(pc.binary_join_element_wise(g["plain_frac"], g["bracket_frac"], ""), 2, "0")
+    pence = np.asarray(digits.cast(pa.int64())) * 100 + np.asarray(frac.cast(pa.int64()))
+    negative = np.asarray(pc.or_(pc.equal(g["minus"], "-"), pc.not_equal(g["bracket"], "")))
+    return np.where(negative, -pence, pence), ok
+
+
+_AMOUNT_GROUPS = ("minus", "plain", "plain_frac", "bracket", "bracket_frac")
+
+
+def _coded(values: list[Any], codes: np.ndarray) -> pa.DictionaryArray:
+    """Rows given as codes into distinct ``values`` (None for empty), dictionary-encoded."""
+    empty = np.array([v is None for v in values] + [True], dtype=bool)
+    indices = pa.array(codes.astype(np.int32), mask=empty[codes])
+    return pa.DictionaryArray.from_arrays(
+        indices, pa.array(["" if v is None else v for v in values], pa.string())
+    )
+
+
+#: What `str.split()` splits on (Unicode whitespace), for RE2.
+_WS = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+    r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+)
+#: Text that `spend._text` leaves as it is: words joined by single spaces.
+_NORMAL_TEXT = rf"^[^{_WS}]+(?: [^{_WS}]+)*$"
+
+
+def _texts(raw: pa.Array, keep: np.ndarray) -> pa.DictionaryArray:
+    """`spend._text` of the rows ``keep`` of ``raw``, computed once per distinct value (and
+    only for values it would change)."""
+    enc = pc.dictionary_encode(raw)
+    distinct = enc.dictionary
+    normal = np.asarray(pc.match_substring_regex(distinct, _NORMAL_TEXT))
+    values: list[Any] = distinct.to_pylist()
+    for i in np.flatnonzero(~normal):
+        values[i] = spend._text(values[i])
+    return _coded(values, np.asarray(enc.indices)[keep])
+
+
+def _with_source(kind: pa.Array | None, src: pa.Array, n: int) -> pa.Array:
+    """The description with `` [source: …]`` appended where the row names a source file."""
+    src = src.cast(pa.string())
+    kind = None if kind is None else kind.cast(pa.string())
+    tag = pc.binary_join_element_wise("[source: ", src, "]", "")
+    if kind is None:
+        return pc.if_else(pc.is_valid(src), tag, pa.nulls(n, pa.string()))
+    both = pc.binary_join_element_wise(kind, tag, " ")
+    return pc.if_else(pc.is_valid(src), pc.if_else(pc.is_valid(kind), both, tag), kind)
+
+
+#: Adapters with a columnar parser, by adapter name.
+COLUMNAR: dict[str, Callable[..., Iterator[pa.RecordBatch]]] = {"spend": parse_spend}
