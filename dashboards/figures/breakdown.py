@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.figures.money import format_gbp, format_share
+from dashboards.figures.plain import figure
 
 #: Okabe-Ito colours (safe for the common colour-vision deficiencies).
 OKABE_ITO = {
@@ -77,38 +78,37 @@ def _hbar(frame: pd.DataFrame, category: str, title: str, colour: str) -> go.Fig
     shares = [format_share(v, total) for v in gbp]
     colours = [colour if v >= 0 else OKABE_ITO["vermillion"] for v in gbp]
 
-    fig = go.Figure(
-        go.Bar(
-            x=gbp.tolist(),
-            y=data[category].tolist(),
-            orientation="h",
-            marker={"color": colours},
-            text=labels,
-            textposition="outside",
-            cliponaxis=False,
-            customdata=list(zip(labels, shares, strict=True)),
-            hovertemplate="<b>%{y}</b><br>%{customdata[0]} (%{customdata[1]} of the count)"
-            "<extra></extra>",
-            name=title,
-        )
-    )
+    bar = {
+        "type": "bar",
+        "x": gbp.tolist(),
+        "y": data[category].tolist(),
+        "orientation": "h",
+        "marker": {"color": colours},
+        "text": labels,
+        "textposition": "outside",
+        "cliponaxis": False,
+        "customdata": [list(pair) for pair in zip(labels, shares, strict=True)],
+        "hovertemplate": "<b>%{y}</b><br>%{customdata[0]} (%{customdata[1]} of the count)"
+        "<extra></extra>",
+        "name": title,
+    }
     lo, hi = min(0.0, float(gbp.min())), max(0.0, float(gbp.max()))
     span = (hi - lo) or 1.0
-    fig.update_layout(
-        title={"text": f"{title}: {format_gbp(total)}", "x": 0, "xanchor": "left"},
-        font=FONT,
-        height=110 + 30 * len(data),
-        margin={"l": 10, "r": 20, "t": 50, "b": 10},
-        plot_bgcolor="white",
-        paper_bgcolor="white",
-        showlegend=False,
-        bargap=0.25,
-        xaxis={
+    layout = {
+        "title": {"text": f"{title}: {format_gbp(total)}", "x": 0, "xanchor": "left"},
+        "font": FONT,
+        "height": 110 + 30 * len(data),
+        "margin": {"l": 10, "r": 20, "t": 50, "b": 10},
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        "showlegend": False,
+        "bargap": 0.25,
+        "xaxis": {
             "visible": False,
             # room for the outside labels on both sides of zero
             "range": [lo - (0.2 * span if lo < 0 else 0), hi + 0.22 * span],
         },
-        yaxis={"automargin": True, "ticksuffix": "  "},
-        meta={"total_gbp": total},
-    )
-    return fig
+        "yaxis": {"automargin": True, "ticksuffix": "  "},
+        "meta": {"total_gbp": total},
+    }
+    return figure([bar], layout)

@@ -11,7 +11,13 @@ import plotly.graph_objects as go
 
 from dashboards.figures.breakdown import FONT, OKABE_ITO, empty_figure
 from dashboards.figures.money import format_gbp
+from dashboards.figures.plain import figure
 
+#: The colour scale of every map (perceptually uniform, safe for colour-vision deficiencies), as
+#: the [fraction, colour] pairs plotly's validation would expand "Cividis" to.
+CIVIDIS = [list(pair) for pair in go.Choroplethmap(colorscale="Cividis").colorscale]
+#: Plotly's "none" template, as validation expands it.
+NO_TEMPLATE = go.Layout(template="none").template.to_plotly_json()
 #: Size the map is drawn at; the zoom is fitted to it.
 MAP_WIDTH, MAP_HEIGHT = 720, 520
 
@@ -103,60 +109,67 @@ def area_choropleth(
         return empty_figure("No areas with figures to map.")
     values = data[value_column].astype("float64")
     flat = round(values.max()) == round(values.min())
-    scale = [[0, OKABE_ITO["sky"]], [1, OKABE_ITO["sky"]]] if flat else "Cividis"
+    scale = [[0, OKABE_ITO["sky"]], [1, OKABE_ITO["sky"]]] if flat else CIVIDIS
     labels = [format_gbp(v) for v in values]
-    fig = go.Figure(
-        go.Choroplethmap(
-            locations=data["area_code"].tolist(),
-            z=values.round(2).tolist(),
-            featureidkey="id",
-            colorscale=scale,
-            showscale=not flat,
-            marker={"opacity": 0.9, "line": {"color": "white", "width": 0.8}},
-            hovertext=data["area_name"].tolist(),
-            customdata=labels,
-            hovertemplate=f"<b>%{{hovertext}}</b><br>{label}: %{{customdata}}<extra></extra>",
-            colorbar={"title": {"text": label}, "tickprefix": "£", "tickformat": ",.0f"},
-            name=label,
-        )
-    )
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "choroplethmap",
+            "locations": data["area_code"].tolist(),
+            "z": values.round(2).tolist(),
+            "featureidkey": "id",
+            "colorscale": scale,
+            "showscale": not flat,
+            "marker": {"opacity": 0.9, "line": {"color": "white", "width": 0.8}},
+            "hovertext": data["area_name"].tolist(),
+            "customdata": labels,
+            "hovertemplate": f"<b>%{{hovertext}}</b><br>{label}: %{{customdata}}<extra></extra>",
+            "colorbar": {"title": {"text": label}, "tickprefix": "£", "tickformat": ",.0f"},
+            "name": label,
+        }
+    ]
     place = data[data["in_place"].astype(bool)] if "in_place" in data else data[:0]
     if len(place):
-        fig.add_trace(
-            go.Choroplethmap(
-                locations=place["area_code"].tolist(),
-                z=[1] * len(place),
-                featureidkey="id",
-                colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
-                showscale=False,
-                marker={"line": {"color": OKABE_ITO["vermillion"], "width": 3}},
-                hoverinfo="skip",
-                name="The place",
-            )
+        traces.append(
+            {
+                "type": "choroplethmap",
+                "locations": place["area_code"].tolist(),
+                "z": [1] * len(place),
+                "featureidkey": "id",
+                "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
+                "showscale": False,
+                "marker": {"line": {"color": OKABE_ITO["vermillion"], "width": 3}},
+                "hoverinfo": "skip",
+                "name": "The place",
+            }
         )
+    annotations = []
     if flat:
-        fig.add_annotation(
-            text=f"Every area here: {label.lower()} {format_gbp(values.iloc[0])}",
-            x=0.01,
-            y=0.99,
-            xref="paper",
-            yref="paper",
-            xanchor="left",
-            yanchor="top",
-            showarrow=False,
-            bgcolor="rgba(255,255,255,0.85)",
-            font={**FONT, "size": 14},
+        annotations.append(
+            {
+                "text": f"Every area here: {label.lower()} {format_gbp(values.iloc[0])}",
+                "x": 0.01,
+                "y": 0.99,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "left",
+                "yanchor": "top",
+                "showarrow": False,
+                "bgcolor": "rgba(255,255,255,0.85)",
+                "font": {**FONT, "size": 14},
+            }
         )
     centre, zoom = view
-    fig.update_layout(
-        template="none",  # the default template would add ~7 KB to every map response
-        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
-        font=FONT,
-        height=height,
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        paper_bgcolor="white",
-        map={"style": "white-bg", "center": centre, "zoom": zoom},
-        showlegend=False,
-        meta={"geometry": level, "areas": len(data), "flat": bool(flat)},
-    )
-    return fig
+    layout = {
+        "template": NO_TEMPLATE,  # the default template would add ~7 KB to every map response
+        "title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
+        "font": FONT,
+        "height": height,
+        "margin": {"l": 0, "r": 0, "t": 40, "b": 0},
+        "paper_bgcolor": "white",
+        "map": {"style": "white-bg", "center": centre, "zoom": zoom},
+        "showlegend": False,
+        "meta": {"geometry": level, "areas": len(data), "flat": bool(flat)},
+    }
+    if annotations:
+        layout["annotations"] = annotations
+    return figure(traces, layout)
