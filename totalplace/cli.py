@@ -277,26 +277,28 @@ def count(
     from totalplace.count import provenance
     from totalplace.count.result import row_ids
 
-    try:
-        lines = provenance.source_lines(result, ws.store)
-    except TotalPlaceError as exc:
-        _fail(exc)
-        return
-    if sources is not None:
-        _print_source_lines(result, lines, sources, format, output)
-        return
-    if format == "json":
-        out = result.to_json()
-        out["rows"] = provenance.attach(out["rows"], lines)
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
-        return
     ids = row_ids(result.rows)
-    frame = result.rows.assign(amount_gbp=result.rows["amount_pence"] / 100, row_id=ids).drop(
-        columns="amount_pence"
-    )
-    extra = {"source lines": provenance.table_frame(lines)}
-    if _write_or_print(frame, output, format, result.caveats, extra):
-        return
+    if sources is not None or format != "table" or output is not None:
+        # the source lines of every row go with every output but the screen's table, which
+        # gives each row's id for `--sources ROW`
+        try:
+            lines = provenance.source_lines(result, ws.store)
+        except TotalPlaceError as exc:
+            _fail(exc)
+            return
+        if sources is not None:
+            _print_source_lines(result, lines, sources, format, output)
+            return
+        if format == "json":
+            out = result.to_json()
+            out["rows"] = provenance.attach(out["rows"], lines)
+            sys.stdout.write(json.dumps(out, indent=2) + "\n")
+            return
+        frame = result.rows.assign(amount_gbp=result.rows["amount_pence"] / 100, row_id=ids)
+        frame = frame.drop(columns="amount_pence")
+        extra = {"source lines": provenance.table_frame(lines)}
+        if _write_or_print(frame, output, format, result.caveats, extra):
+            return
     table = Table(title=f"{result.place_name} {result.year}: high-level count")
     for col in ("row", "agency type", "function", "basis", "driver", "amount"):
         table.add_column(col, justify="right" if col == "amount" else "left")
