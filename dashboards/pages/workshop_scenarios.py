@@ -74,6 +74,8 @@ OWNER, COPY, COPIED = S + "owner", S + "copy", S + "copied"
 COMMENT, COMMENT_ADD, COMMENT_MSG, COMMENTS = S + "cm-text", S + "cm-add", S + "cm-msg", S + "cms"
 SAVINGS = S + "savings"
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
+#: The copy button, shown under the owner note of a scenario the person may not change.
+COPY_SHOWN = PRIMARY | {"margin": "0.4rem 0 0.6rem"}
 STALE_STYLE = {
     "display": "block",
     "border": "2px solid #E69F00",
@@ -132,6 +134,7 @@ def section(baseline: pd.DataFrame, token: str, info: dict[str, Any]) -> html.Di
         cash_box,
         cash_options,
         cash_value,
+        copy_style,
     ) = show(loaded, info)
     return html.Div(
         [
@@ -156,6 +159,7 @@ def section(baseline: pd.DataFrame, token: str, info: dict[str, Any]) -> html.Di
             ),
             html.P(status, id=STATUS, className="note"),
             html.Div(owner, id=OWNER),
+            html.Button("Copy to my own scenario", id=COPY, n_clicks=0, style=copy_style),
             html.Div(id=COPIED),
             html.Div(
                 [
@@ -444,7 +448,7 @@ def create(_n: int, name: str | None, token: str, rev: int) -> tuple[Any, ...]:
 )
 def copy(n: int | None, loaded: dict[str, Any] | None, token: str, rev: int) -> tuple[Any, ...]:
     """Copy the shown scenario into a new one of the caller's own, and open it."""
-    if not n:  # the button was (re)drawn with the owner note, not clicked
+    if not n:
         raise dash.exceptions.PreventUpdate
     if not loaded:
         return say("Pick a scenario to copy."), rev, dash.no_update, dash.no_update
@@ -692,6 +696,7 @@ def edit(
     Output(CASH_BOX, "style"),
     Output(CASH_EDIT, "options"),
     Output(CASH_EDIT, "value"),
+    Output(COPY, "style"),
     Input(LOADED, "data"),
     State(INFO, "data"),
     prevent_initial_call=True,  # the layout opens with it filled in
@@ -701,12 +706,13 @@ def show(loaded: dict[str, Any] | None, info: dict[str, Any] | None) -> tuple[An
     who owns it, and which invest-to-save savings are cashable."""
     if not loaded or not info:
         fig = empty_figure("No scenario yet: create one above.")
-        return "No scenario picked.", None, [], "", [], fig, fig, fig, HIDDEN, [], []
+        return "No scenario picked.", None, [], "", [], fig, fig, fig, HIDDEN, [], [], HIDDEN
     status = (
         f"“{loaded['name']}”, version {loaded['version']}, last saved by "
         f"{loaded['updated_by']} at {loaded['updated_at']} UTC."
     )
     owner = _owner_note(loaded, info)
+    copy_style = HIDDEN if _may_edit(loaded, info) else COPY_SHOWN
     invest = [
         (i, c) for i, c in enumerate(loaded["changes"], 1) if c.get("kind") == "invest_to_save"
     ]
@@ -721,7 +727,20 @@ def show(loaded: dict[str, Any] | None, info: dict[str, Any] | None) -> tuple[An
     except sc.ScenarioError as exc:
         fig = empty_figure("This scenario cannot be applied.")
         items = [html.Li(str(exc), className="error")]
-        return status, owner, items, "", [], fig, fig, fig, cash_box, cash_options, cash_value
+        return (
+            status,
+            owner,
+            items,
+            "",
+            [],
+            fig,
+            fig,
+            fig,
+            cash_box,
+            cash_options,
+            cash_value,
+            copy_style,
+        )
     comparison = sc.compare(base, frame)
     savings = sc.savings(log)
     name = str(loaded["name"])
@@ -738,6 +757,7 @@ def show(loaded: dict[str, Any] | None, info: dict[str, Any] | None) -> tuple[An
         cash_box,
         cash_options,
         cash_value,
+        copy_style,
     )
 
 
@@ -750,16 +770,15 @@ def _owner_note(loaded: dict[str, Any], info: dict[str, Any]) -> Any:
             else (f"{loaded['owner']}'s; as facilitator you may change it")
         )
         return html.P(f"This scenario is {whose}.", className="note", id=S + "owner-text")
+    # the copy button below the note is part of the page, not of the note: redrawing the note
+    # (each time the scenario reloads) must not swallow a click
     return html.Div(
-        [
-            html.P(
-                f"This scenario is {loaded['owner']}'s: only they or a facilitator can change it. "
-                "Copy it to make your own version, or comment on it below.",
-                id=S + "owner-text",
-                style={"margin": "0 0 0.4rem"},
-            ),
-            html.Button("Copy to my own scenario", id=COPY, n_clicks=0, style=PRIMARY),
-        ],
+        html.P(
+            f"This scenario is {loaded['owner']}'s: only they or a facilitator can change it. "
+            "Copy it to make your own version, or comment on it below.",
+            id=S + "owner-text",
+            style={"margin": "0"},
+        ),
         style=PANEL,
     )
 

@@ -69,12 +69,17 @@ def test_the_audit_says_what_an_update_changed(room: Room, monkeypatch) -> None:
 
 @pytest.mark.parametrize("role", ["partner", "observer"])
 def test_the_layout_has_no_links_form_for_others(room: Room, role: str, monkeypatch) -> None:
-    import importlib
+    import sys
+
+    import dash
 
     from dashboards.app import create_app
 
     create_app()  # pages register only once an app exists
-    workshop = importlib.import_module("dashboards.pages.workshop")
+    # the module Dash registered: importing it under another name would register the page
+    # twice, which Dash refuses on the next request (other tests' servers in this session)
+    registered = next(p["module"] for p in dash.page_registry.values() if p["path"] == "/workshop")
+    workshop = sys.modules[registered]
 
     class _Count:
         total_gbp, per_head_gbp, place_codes = 1.0, 1.0, ("E08000025",)
