@@ -9,6 +9,7 @@ answer with the figure alone and the ~400 KB of district shapes cross the networ
 from __future__ import annotations
 
 import gzip
+from functools import lru_cache
 
 from flask import Flask, Response, abort, request
 from flask_compress import Compress
@@ -59,12 +60,11 @@ def _boundaries(level: str) -> Response:
     return response
 
 
-_GZIPPED: dict[str, bytes] = {}
+@lru_cache(maxsize=4)
+def _gzip(level: str, etag: str) -> bytes:
+    """``level``'s boundaries gzipped, once per version (``etag``)."""
+    return gzip.compress(data.boundary_file(level)[0], compresslevel=9, mtime=0)
 
 
 def _gzipped(level: str) -> bytes:
-    body, etag = data.boundary_file(level)
-    key = f"{level}:{etag}"
-    if key not in _GZIPPED:
-        _GZIPPED[key] = gzip.compress(body, compresslevel=9, mtime=0)
-    return _GZIPPED[key]
+    return _gzip(level, data.boundary_file(level)[1])

@@ -31,16 +31,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from totalplace.errors import InputFileError, TotalPlaceError
-from totalplace.ingest.base import ParseContext, ParseResult, detect_adapter, get_adapter
+from totalplace.errors import TotalPlaceError
+from totalplace.ingest.base import ParseContext, ParseResult, get_adapter
 from totalplace.ingest.columnar import COLUMNAR, RowLevel
 from totalplace.ingest.pipeline import (
     FileReport,
     check_accounting,
     check_counts,
+    checked_adapter,
     ingest_file,
     local_source_id,
-    refuse_unsafe,
     replaced_records,
     superseded,
     unchanged_report,
@@ -103,13 +103,7 @@ def _prepare(path: Path, adapter: str | None) -> _Prepared:
     """Worker step 1: the checks `ingest_file` makes before parsing, the adapter, the digest."""
     out = _Prepared(adapter or "?")
     try:
-        if not path.is_file():
-            raise InputFileError(path, "file not found")
-        if path.stat().st_size == 0:
-            raise InputFileError(path, "file is empty")
-        if adapter is None:
-            refuse_unsafe(path)
-        chosen = get_adapter(adapter) if adapter else detect_adapter(path)
+        chosen = checked_adapter(path, adapter)
         out.adapter, out.target, out.digest = chosen.name, chosen.target, sha256_file(path)
     except (TotalPlaceError, ValueError, KeyError, OSError) as exc:
         out.error = _error_text(path, exc)

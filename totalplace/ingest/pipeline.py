@@ -102,6 +102,18 @@ def check_counts(path: Path, result: ParseResult, represented: int) -> None:
         )
 
 
+def checked_adapter(path: Path, adapter: Adapter | str | None) -> Adapter:
+    """The checks made before a file is parsed (it exists, is not empty, and, when the adapter
+    is to be detected, is safe to read), then its adapter: the one named, or the detected one."""
+    if not path.is_file():
+        raise InputFileError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise InputFileError(path, "file is empty")
+    if adapter is None:
+        refuse_unsafe(path)
+    return get_adapter(adapter) if isinstance(adapter, str) else adapter or detect_adapter(path)
+
+
 def local_source_id(path: Path, digest: str) -> str:
     """The source id of a user's file: its name and the start of its content's SHA-256."""
     return f"local:{path.name}:{digest[:8]}"
@@ -213,15 +225,7 @@ def ingest_file(
     path = Path(path)
     name = adapter if isinstance(adapter, str) else (adapter.name if adapter else "?")
     try:
-        if not path.is_file():
-            raise InputFileError(path, "file not found")
-        if path.stat().st_size == 0:
-            raise InputFileError(path, "file is empty")
-        if adapter is None:
-            refuse_unsafe(path)
-        chosen = (
-            get_adapter(adapter) if isinstance(adapter, str) else adapter or detect_adapter(path)
-        )
+        chosen = checked_adapter(path, adapter)
         name = chosen.name
         digest = sha256_file(path)
         sid = source_id or local_source_id(path, digest)

@@ -724,20 +724,7 @@ class WorkshopService:
             with self._op(token, Action.PROPOSE_SCENARIO) as (s, caller):
                 name = _text(name, "the scenario name", 100)
                 stored = [sc.change_to_dict(c) for c in sc.parse_changes(changes)]
-                self._refuse_taken_name(s, caller, name)
-                now = self._now()
-                scen = Scenario(
-                    workshop_id=caller.workshop_id,
-                    name=name,
-                    changes=stored,
-                    created_by=caller.display_name,
-                    created_at=now,
-                    owner_token_id=caller.token_id,
-                    updated_by=caller.display_name,
-                    updated_at=now,
-                )
-                s.add(scen)
-                s.flush()
+                scen = self._new_scenario(s, caller, name, stored)
                 self._event(
                     s,
                     caller,
@@ -749,6 +736,26 @@ class WorkshopService:
                 return _scenario_info(scen)
         except IntegrityError:
             raise Conflict(f"a scenario named {name!r} was just created by someone else") from None
+
+    def _new_scenario(
+        self, s: Session, caller: Caller, name: str, changes: list[dict[str, Any]]
+    ) -> Scenario:
+        """A new scenario named ``name`` (refused if the name is taken), owned by ``caller``."""
+        self._refuse_taken_name(s, caller, name)
+        now = self._now()
+        scen = Scenario(
+            workshop_id=caller.workshop_id,
+            name=name,
+            changes=changes,
+            created_by=caller.display_name,
+            created_at=now,
+            owner_token_id=caller.token_id,
+            updated_by=caller.display_name,
+            updated_at=now,
+        )
+        s.add(scen)
+        s.flush()
+        return scen
 
     @staticmethod
     def _refuse_taken_name(s: Session, caller: Caller, name: str) -> None:
@@ -843,20 +850,7 @@ class WorkshopService:
                         if n not in taken
                     )
                 name = _text(name, "the scenario name", 100)
-                self._refuse_taken_name(s, caller, name)
-                now = self._now()
-                scen = Scenario(
-                    workshop_id=caller.workshop_id,
-                    name=name,
-                    changes=list(source.changes),
-                    created_by=caller.display_name,
-                    created_at=now,
-                    owner_token_id=caller.token_id,
-                    updated_by=caller.display_name,
-                    updated_at=now,
-                )
-                s.add(scen)
-                s.flush()
+                scen = self._new_scenario(s, caller, name, list(source.changes))
                 self._event(
                     s,
                     caller,
