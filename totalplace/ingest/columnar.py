@@ -404,34 +404,38 @@ def _fields_per_line(data: bytes, ends: np.ndarray, delim: int) -> np.ndarray:
     """CSV fields on each line, for lines whose quoting is well formed: every field unquoted
     (no quote in it) or wholly quoted with ``""`` for a quote, so each record is one line and
     Python's csv module and pyarrow's reader split it alike. Raises `RowLevel` for any other
-    quoting (a quote that might open a field running over lines)."""
+    quoting (a quote that might open a field running over lines).
+
+    Delimiters are counted line by line in one pass (`np.add.reduceat`); the few quotes are
+    then looked at by position: once every line has an even number of them, they pair up
+    (opening, closing) in order and the delimiters between a pair split nothing."""
     buf = np.frombuffer(data, dtype=np.uint8)
+    if not len(ends):
+        return np.zeros(0, dtype=np.int32)
     cr = np.flatnonzero(buf == _CR)
     if len(cr) and (cr[-1] == len(buf) - 1 or (buf[cr + 1] != _LF).any()):
         raise RowLevel("a carriage return inside a line")
+    is_delim = buf == delim
     starts = np.concatenate([[0], ends[:-1]])
-    dpos = np.flatnonzero(buf == delim)
+    fields = np.add.reduceat(is_delim, starts, dtype=np.int32) + 1
     qpos = np.flatnonzero(buf == _QUOTE)
-    d_line = np.searchsorted(ends, dpos, side="right")
-    if len(qpos):
-        q_line = np.searchsorted(ends, qpos, side="right")
-        per_line = np.bincount(q_line, minlength=len(ends))
-        if (per_line % 2).any():
-            raise RowLevel("a quote left open at the end of a line (may span lines)")
-        first_q = np.concatenate([[0], np.cumsum(per_line)[:-1]])
-        opening = (np.arange(len(qpos)) - first_q[q_line]) % 2 == 0
-        prev = buf[np.maximum(qpos - 1, 0)]
-        at_start = qpos == starts[q_line]
-        nxt = buf[np.minimum(qpos + 1, len(buf) - 1)]
-        at_end = qpos == len(buf) - 1
-        open_ok = at_start | (prev == delim) | (prev == _QUOTE)
-        close_ok = at_end | (nxt == delim) | (nxt == _QUOTE) | (nxt == _CR) | (nxt == _LF)
-        if not np.where(opening, open_ok, close_ok).all():
-            raise RowLevel("a quote inside an unquoted field or after a closing quote")
-        # a delimiter is inside a quoted field when an odd number of its line's quotes precede it
-        before = np.searchsorted(qpos, dpos) - first_q[d_line]
-        d_line = d_line[before % 2 == 0]
-    return np.bincount(d_line, minlength=len(ends)) + 1
+    if not len(qpos):
+        return fields
+    q_line = np.searchsorted(ends, qpos, side="right")
+    if (np.bincount(q_line, minlength=len(ends)) % 2).any():
+        raise RowLevel("a quote left open at the end of a line (may span lines)")
+    opening = np.arange(len(qpos)) % 2 == 0
+    prev = buf[np.maximum(qpos - 1, 0)]
+    nxt = buf[np.minimum(qpos + 1, len(buf) - 1)]
+    open_ok = (qpos == 0) | (prev == _LF) | (prev == delim) | (prev == _QUOTE)
+    close_ok = (qpos == len(buf) - 1) | (nxt == delim) | (nxt == _QUOTE)
+    close_ok |= (nxt == _CR) | (nxt == _LF)
+    if not np.where(opening, open_ok, close_ok).all():
+        raise RowLevel("a quote inside an unquoted field or after a closing quote")
+    dpos = np.flatnonzero(is_delim)
+    inside = np.searchsorted(dpos, qpos[1::2]) - np.searchsorted(dpos, qpos[0::2])
+    np.subtract.at(fields, q_line[0::2], inside.astype(np.int32))
+    return fields
 
 
 def _join(lines: pa.Array) -> bytes:
@@ -443,21 +447,19 @@ def _join(lines: pa.Array) -> bytes:
 
 
 def _amounts(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Pence and an ok mask, for amounts matching `AMOUNT_PATTERN` (others: ok False)."""
-    m = pc.extract_regex(raw, AMOUNT_PATTERN)
-    ok = np.asarray(pc.is_valid(m))
-    g = {k: pc.fill_null(pc.struct_field(m, k), "") for k in _AMOUNT_GROUPS}
-    digits = pc.replace_substring(
-        pc.binary_join_element_wise(g["plain"], g["bracket"], ""), ",", ""
-    )
-    digits = pc.if_else(pc.equal(digits, ""), "0", digits)
-    frac = pc.utf8_rpad(pc.binary_join_element_wise(g["plain_frac"], g["bracket_frac"], ""), 2, "0")
-    pence = np.asarray(digits.cast(pa.int64())) * 100 + np.asarray(frac.cast(pa.int64()))
-    negative = np.asarray(pc.or_(pc.equal(g["minus"], "-"), pc.not_equal(g["bracket"], "")))
-    return np.where(negative, -pence, pence), ok
+    """Pence and an ok mask, for amounts matching `AMOUNT_PATTERN` (others: ok False).
 
-
-_AMOUNT_GROUPS = ("minus", "plain", "plain_frac", "bracket", "bracket_frac")
+    Matched texts lose their spaces, commas and brackets and are cast to a decimal with two
+    places, whose unscaled value (read from its buffer) is the pence; brackets make it a
+    credit. The pattern allows at most 15 digits and two decimals, so every value fits."""
+    ok = np.asarray(pc.match_substring_regex(raw, AMOUNT_PATTERN))
+    text = pc.if_else(pa.array(ok), raw, "0")
+    credit = np.asarray(pc.match_substring(text, "("))
+    decimal = pc.cast(pc.replace_substring_regex(text, r"[ ,()]", ""), pa.decimal128(18, 2))
+    # little-endian 128-bit unscaled values: the low 64 bits hold every value that fits
+    words = np.frombuffer(decimal.buffers()[1], dtype=np.int64).reshape(-1, 2)
+    pence = words[decimal.offset : decimal.offset + len(decimal), 0].copy()
+    return np.where(credit, -pence, pence), ok
 
 
 def _coded(values: list[Any], codes: np.ndarray) -> pa.DictionaryArray:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -119,8 +119,14 @@ def local_source_id(path: Path, digest: str) -> str:
     return f"local:{path.name}:{digest[:8]}"
 
 
+class FindsBatches(Protocol):
+    """`Store.find_batches` (the store itself, or a `BatchIndex` snapshot of it)."""
+
+    def find_batches(self, **equal: str) -> pd.DataFrame: ...
+
+
 def superseded(
-    store: Store,
+    store: FindsBatches,
     path: Path,
     digest: str,
     adapter: str,

@@ -117,6 +117,36 @@ def _open_error(path: Path, exc: duckdb.Error) -> StoreError:
     )
 
 
+_BATCH_COLS = ", ".join("coalesce(path, '') AS path" if c == "path" else c for c in BATCH_SUMMARY)
+
+
+def _check_batch_fields(equal: dict[str, str]) -> None:
+    names = BATCH_SUMMARY[:6]
+    if not equal or set(equal) - set(names):
+        raise ValueError(f"find_batches takes some of {', '.join(names)}")
+
+
+class BatchIndex:
+    """`Store.find_batches` over a snapshot of the batches table (same rows, same order),
+    answered from an in-memory index: an ingest of thousands of files asks once."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._by: dict[tuple[str, ...], dict[tuple[Any, ...], list[int]]] = {}
+
+    def find_batches(self, **equal: str) -> pd.DataFrame:
+        _check_batch_fields(equal)
+        keys = tuple(sorted(equal))
+        index = self._by.get(keys)
+        if index is None:
+            index = {}
+            for i, values in enumerate(zip(*(self.frame[k] for k in keys), strict=True)):
+                index.setdefault(tuple(values), []).append(i)
+            self._by[keys] = index
+        rows = index.get(tuple(equal[k] for k in keys), [])
+        return self.frame.iloc[rows].reset_index(drop=True)
+
+
 class Store:
     """A DuckDB file holding the ledger and the reference tables."""
 
@@ -238,28 +268,38 @@ class Store:
     def find_batches(self, **equal: str) -> pd.DataFrame:
         """Batches (`BATCH_SUMMARY` columns) whose fields equal every one given, e.g.
         ``find_batches(path="/data/a/spend.csv")`` or ``find_batches(source_id=..., file=...)``."""
-        names = BATCH_SUMMARY[:6]
-        if not equal or set(equal) - set(names):
-            raise ValueError(f"find_batches takes some of {', '.join(names)}")
+        _check_batch_fields(equal)
         where = " AND ".join(f"{k} = ?" for k in equal)
-        cols = ", ".join("coalesce(path, '') AS path" if c == "path" else c for c in BATCH_SUMMARY)
         return self.query(
-            f"SELECT {cols} FROM batches WHERE {where} ORDER BY ingested_at, batch_id",
+            f"SELECT {_BATCH_COLS} FROM batches WHERE {where} ORDER BY ingested_at, batch_id",
             list(equal.values()),
         )
 
+    def batch_index(self) -> BatchIndex:
+        """`find_batches` for many lookups at once, over a snapshot of the batches now."""
+        return BatchIndex(
+            self.query(f"SELECT {_BATCH_COLS} FROM batches ORDER BY ingested_at, batch_id")
+        )
+
     @contextmanager
-    def memory_limit(self, limit: str) -> Iterator[None]:
-        """DuckDB's memory limit set to ``limit`` (e.g. '400MB') for the block, then restored:
-        a bulk write of millions of rows then spills rather than growing."""
-        row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
-        before = str(row[0]) if row else None
-        self.con.execute(f"SET memory_limit = '{limit}'")
+    def limits(self, memory: str, threads: int | None = None) -> Iterator[None]:
+        """DuckDB's memory limit set to ``memory`` (e.g. '400MB') and, if given, its threads
+        for the block, then restored: a bulk write of millions of rows then spills rather
+        than growing, and leaves the other cores to the processes feeding it."""
+        wanted = {"memory_limit": f"'{memory}'"}
+        if threads is not None:
+            wanted["threads"] = str(int(threads))
+        before = {}
+        for name, value in wanted.items():
+            row = self.con.execute(f"SELECT current_setting('{name}')").fetchone()
+            if row is not None:
+                before[name] = f"'{row[0]}'" if name == "memory_limit" else str(row[0])
+            self.con.execute(f"SET {name} = {value}")
         try:
             yield
         finally:
-            if before is not None:
-                self.con.execute(f"SET memory_limit = '{before}'")
+            for name, value in before.items():
+                self.con.execute(f"SET {name} = {value}")
 
     def contents(self) -> dict[tuple[str, str], str]:
         """`has_content` for every batch at once: (content SHA-256, adapter) -> batch id."""
