@@ -150,6 +150,10 @@ class _Chunks:
         self.delim = table.delimiter
         self.cp1252 = table.encoding == "cp1252"
         self.names = [f"c{i}" for i in range(self.ncols)]
+        c = self.cols
+        wanted = {c.amount, c.date, c.supplier, c.area, c.kind, c.source, *c.body}
+        #: The columns the rules read (the others are split but never converted).
+        self.used = sorted(i for i in wanted if i is not None)
         self.schema = ledger_arrow_schema(exclude=_PROVENANCE, dictionary=True)
 
     def check_file(self, limits: Limits) -> None:
@@ -237,9 +241,11 @@ class _Chunks:
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
+                include_columns=[names[i] for i in self.used],
                 null_values=[],
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
+                check_utf8=False,  # the file's bytes were checked (or made) UTF-8 already
             ),
         )
         if fields.num_rows != expected:  # pragma: no cover - guarded by the line checks
@@ -252,7 +258,7 @@ class _Chunks:
         """Parse the values of well-shaped rows: (rows taken, indices of rows not taken, the
         taken rows as a ledger batch)."""
         c = self.cols
-        col = [fields.column(i).combine_chunks() for i in range(self.ncols)]
+        col = {i: _one_chunk(fields.column(self.names[i])) for i in self.used}
         pence, ok_amount = _amounts(col[c.amount])
         days, years, date_codes, ok_date = self._dates(col[c.date])
         ok = ok_amount & ok_date
@@ -309,7 +315,7 @@ class _Chunks:
         return value
 
     def _bodies(
-        self, col: list[pa.Array], days: np.ndarray, ok: np.ndarray
+        self, col: dict[int, pa.Array], days: np.ndarray, ok: np.ndarray
     ) -> tuple[dict[str, list[Any]], np.ndarray, np.ndarray]:
         """The paying body of each row (its distinct values and each row's code into them),
         resolved by `Payer.body_of` once per distinct body cells and year (its own cache key),
@@ -354,6 +360,7 @@ class _Chunks:
     # -- the row-level rules, for the rows taken nowhere else -----------------------------------
     def _row_level(self, line_numbers: list[int], texts: list[str]) -> Iterator[pa.RecordBatch]:
         table, delim = self.table, self.delim
+        table.known_lines.update(zip(line_numbers, texts, strict=True))
 
         def records() -> Iterator[tuple[int, list[str]]]:
             for line, text in zip(line_numbers, texts, strict=True):
@@ -436,6 +443,10 @@ def _fields_per_line(data: bytes, ends: np.ndarray, delim: int) -> np.ndarray:
     inside = np.searchsorted(dpos, qpos[1::2]) - np.searchsorted(dpos, qpos[0::2])
     np.subtract.at(fields, q_line[0::2], inside.astype(np.int32))
     return fields
+
+
+def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _join(lines: pa.Array) -> bytes:

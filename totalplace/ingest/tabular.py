@@ -482,6 +482,9 @@ class Table:
     _fh: IO[str] | None = None
     _book: excel.Workbook | None = None
     _pending: list[tuple[int, int, dict[str, Any], Cells]] = field(default_factory=list)
+    #: Text of lines already read (line number -> text with its ending), so `finish` need not
+    #: read the file again for the raw text of rows quarantined from them.
+    known_lines: dict[int, str] = field(default_factory=dict)
 
     def column(self, synonyms: Sequence[str], taken: Sequence[int | None] = ()) -> int | None:
         """Index of the first header cell equal (normalised) to one of ``synonyms``, in order,
@@ -609,15 +612,16 @@ class Table:
                 record["raw"] = excel.raw_text(tuple(cells))
             return
         spans = sorted(self._pending, key=lambda p: p[0])
-        last = max(p[1] for p in spans)
-        wanted: dict[int, str] = {}
         needed = {n for start, end, _r, _c in spans for n in range(start, end + 1)}
-        with open_text(self.path, self.encoding or "utf-8") as fh:
-            for number, text in enumerate(fh, start=1):
-                if number in needed:
-                    wanted[number] = text
-                if number >= last:
-                    break
+        wanted = {n: self.known_lines[n] for n in needed if n in self.known_lines}
+        if len(wanted) < len(needed):
+            last = max(needed - set(wanted))
+            with open_text(self.path, self.encoding or "utf-8") as fh:
+                for number, text in enumerate(fh, start=1):
+                    if number in needed:
+                        wanted[number] = text
+                    if number >= last:
+                        break
         for start, end, record, _cells in spans:
             raw = "".join(wanted.get(n, "") for n in range(start, end + 1))
             record["raw"] = raw.rstrip("\r\n")
