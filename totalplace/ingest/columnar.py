@@ -65,9 +65,16 @@ DATE_PATTERNS: tuple[str, ...] = (
 #: Encodings (as `scan_text` names them) whose files this path decodes; others go row-level.
 ENCODINGS = ("utf-8-sig", "cp1252")
 _DATE_RE = re.compile("|".join(f"(?:{p})" for p in DATE_PATTERNS))
-#: A UTF-8 lead byte followed by a continuation byte: a "Windows-1252" file holding this may be
-#: mixed UTF-8 and cp1252, which only the row-level decoding sorts out.
-_UTF8_PAIR = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
+
+
+def _utf8_pair(data: bytes) -> bool:
+    """A UTF-8 lead byte followed by a continuation byte: a "Windows-1252" file holding this
+    may be mixed UTF-8 and cp1252, which only the row-level decoding sorts out."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    high = np.flatnonzero(buf[:-1] >= 0xC2)  # non-ASCII bytes are few: look only at those
+    lead = high[buf[high] <= 0xF4]
+    follow = buf[lead + 1]
+    return bool(((follow >= 0x80) & (follow <= 0xBF)).any())
 
 
 class RowLevel(Exception):
@@ -193,7 +200,7 @@ class _Chunks:
     def batches(self, chunk_bytes: int) -> Iterator[pa.RecordBatch]:
         for first_line, data in self._raw_chunks(chunk_bytes):
             if self.cp1252:
-                if _UTF8_PAIR.search(data):
+                if _utf8_pair(data):
                     raise RowLevel("cp1252 mixed with UTF-8")
                 data = data.decode("cp1252").encode("utf-8")
             yield from self._chunk(first_line, data)
@@ -439,9 +446,9 @@ def _fields_per_line(data: bytes, ends: np.ndarray, delim: int) -> np.ndarray:
     close_ok |= (nxt == _CR) | (nxt == _LF)
     if not np.where(opening, open_ok, close_ok).all():
         raise RowLevel("a quote inside an unquoted field or after a closing quote")
-    dpos = np.flatnonzero(is_delim)
-    inside = np.searchsorted(dpos, qpos[1::2]) - np.searchsorted(dpos, qpos[0::2])
-    np.subtract.at(fields, q_line[0::2], inside.astype(np.int32))
+    # delimiters from each opening quote up to its closing one (reduceat sums between indices)
+    inside = np.add.reduceat(is_delim, qpos, dtype=np.int32)[0::2]
+    np.subtract.at(fields, q_line[0::2], inside)
     return fields
 
 
@@ -460,13 +467,15 @@ def _join(lines: pa.Array) -> bytes:
 def _amounts(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Pence and an ok mask, for amounts matching `AMOUNT_PATTERN` (others: ok False).
 
-    Matched texts lose their spaces, commas and brackets and are cast to a decimal with two
+    Matched texts lose their padding, brackets and commas and are cast to a decimal with two
     places, whose unscaled value (read from its buffer) is the pence; brackets make it a
     credit. The pattern allows at most 15 digits and two decimals, so every value fits."""
     ok = np.asarray(pc.match_substring_regex(raw, AMOUNT_PATTERN))
     text = pc.if_else(pa.array(ok), raw, "0")
     credit = np.asarray(pc.match_substring(text, "("))
-    decimal = pc.cast(pc.replace_substring_regex(text, r"[ ,()]", ""), pa.decimal128(18, 2))
+    # the pattern allows spaces and brackets only around the number, commas only inside it
+    digits = pc.replace_substring(pc.utf8_trim(text, " ()"), ",", "")
+    decimal = pc.cast(digits, pa.decimal128(18, 2))
     # little-endian 128-bit unscaled values: the low 64 bits hold every value that fits
     words = np.frombuffer(decimal.buffers()[1], dtype=np.int64).reshape(-1, 2)
     pence = words[decimal.offset : decimal.offset + len(decimal), 0].copy()

@@ -29,6 +29,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NoReturn
@@ -370,19 +371,30 @@ def _decode_head(head: bytes) -> str:
 
 def _find_header_text(text: str, is_header: HeaderTest, scan_rows: int) -> tuple[str, int] | None:
     """(delimiter, 0-based record index of the header) found in ``text``, or None."""
-    lines = list(io.StringIO(text, newline=""))
     for delim in _DELIMITERS:
-        if not any(delim in ln for ln in lines[:scan_rows]):
-            continue
-        try:
-            for index, record in enumerate(csv.reader(lines, delimiter=delim)):
-                if index >= scan_rows:
-                    break
-                if is_header([norm(c) for c in record]):
-                    return delim, index
-        except csv.Error:
-            continue
+        for index, record in enumerate(_head_records(text, delim, scan_rows)):
+            if is_header(list(record)):
+                return delim, index
     return None
+
+
+@lru_cache(maxsize=32)
+def _head_records(text: str, delim: str, scan_rows: int) -> tuple[tuple[str, ...], ...]:
+    """The first ``scan_rows`` records of ``text`` split at ``delim``, each cell normalised
+    (`norm`); none when no line among the first ``scan_rows`` holds ``delim``, and only those
+    before the first malformed record. Several adapters sniff one file: it is split once."""
+    head = islice(io.StringIO(text, newline=""), scan_rows)
+    if not any(delim in line for line in head):
+        return ()
+    records: list[tuple[str, ...]] = []
+    try:
+        for record in csv.reader(io.StringIO(text, newline=""), delimiter=delim):
+            if len(records) >= scan_rows:
+                break
+            records.append(tuple(norm(c) for c in record))
+    except csv.Error:
+        pass
+    return tuple(records)
 
 
 ExcelHead = tuple[tuple[str, tuple[tuple[int, tuple[Any, ...]], ...]], ...]
