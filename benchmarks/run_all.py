@@ -301,6 +301,8 @@ def section(res: dict[str, Any]) -> str:
                 )
             elif name == "duckdb":
                 note = f"count only; {r.get('transcoded_files', 0)} cp1252 files transcoded first"
+            elif name == "duckdb_load":
+                note = "read_csv, amounts and dates parsed in SQL, stored in a DuckDB table"
             else:
                 note = "read_csv, amounts and dates parsed, Parquet per file"
             out.append(
