@@ -156,3 +156,37 @@ def test_a_catalogue_source_replaces_its_own_earlier_version(tmp_path: Path) -> 
         assert store.query("SELECT count(*) AS n, sum(amount_pence) AS p FROM ledger").iloc[
             0
         ].tolist() == [1, 700]
+
+
+def test_the_bulk_ingest_snapshot_finds_what_the_store_finds(tmp_path: Path) -> None:
+    """`Store.batch_index` (asked once by a bulk ingest for every file) answers each lookup
+    `superseded` makes exactly as `Store.find_batches` does: same rows, same order, nothing
+    for values no batch holds."""
+    a = spend_csv(tmp_path / "a" / "spend.csv", "Devon County Council", ["100.00"])
+    b = spend_csv(tmp_path / "b" / "spend.csv", "Kent County Council", ["75.25", "1.00"])
+    c = spend_csv(tmp_path / "c" / "other.csv", "Kent County Council", ["3.00"])
+    assert ingest_json(tmp_path, str(a), *DEVON)[0] == 0
+    assert ingest_json(tmp_path, str(b), str(c), *KENT)[0] == 0
+    spend_csv(b, "Kent County Council", ["75.25", "2.00"])
+    assert ingest_json(tmp_path, str(b), "--force", *KENT)[0] == 0
+    with Store(tmp_path / "totalplace.duckdb") as store:
+        index = store.batch_index()
+        batches = store.query("SELECT * FROM batches")
+        assert len(batches) == 3  # b's first version was replaced
+        lookups: list[dict[str, str]] = [{"path": "/nowhere"}, {"source_id": "x", "file": "y"}]
+        for r in batches.itertuples():
+            lookups += [
+                {"path": r.path},
+                {"content_sha256": r.content_sha256, "adapter": r.adapter},
+                {"source_id": r.source_id, "file": r.file},
+                {"source_id": r.source_id},
+                {"batch_id": r.batch_id},
+                {"file": r.file},
+            ]
+        for equal in lookups:
+            want = store.find_batches(**equal)
+            got = index.find_batches(**equal)
+            assert got.to_dict("records") == want.to_dict("records"), equal
+        assert len(index.find_batches(file="spend.csv")) == 2
+        with pytest.raises(ValueError, match="find_batches takes"):
+            index.find_batches(rows_read="1")
