@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from totalplace.config import Settings, default_mirror, default_workspace
 from totalplace.errors import TotalPlaceError
+
+if TYPE_CHECKING:  # the progress bar loads with the commands that show one (build, ingest)
+    from rich.progress import Progress
 
 app = typer.Typer(help="totalplace: map all public spending in a place.", no_args_is_help=True)
 sources_app = typer.Typer(help="The catalogue of public sources and the data mirror.")
@@ -56,6 +58,8 @@ def _gbp(pence: int | float) -> str:
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
