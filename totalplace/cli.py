@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from totalplace.config import Settings, default_mirror, default_workspace
 from totalplace.errors import TotalPlaceError
+
+if TYPE_CHECKING:  # the progress bar loads with the commands that show one (build, ingest)
+    from rich.progress import Progress
 
 app = typer.Typer(help="totalplace: map all public spending in a place.", no_args_is_help=True)
 sources_app = typer.Typer(help="The catalogue of public sources and the data mirror.")
@@ -56,6 +58,8 @@ def _gbp(pence: int | float) -> str:
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -257,13 +261,26 @@ def count(
 ) -> None:
     """High-level count of identifiable public spend in a place for a year; every row leads to
     its source lines (file, row, amount, share taken)."""
+    from totalplace.workspace import Workspace
+
+    on_screen = format == "table" and output is None and sources is None
+    try:
+        ws = Workspace(_settings(workspace))
+        # a pilot's default count on screen: as `totalplace build` kept it for the store as it
+        # is now, if it did (read without pandas or the engine); else computed below
+        default = on_screen and not driver and outturn and prices is None
+        kept = ws.cached_screen(place, year) if default else None
+    except TotalPlaceError as exc:
+        _fail(exc)
+        return
+    if kept is not None:
+        _print_count(kept)
+        return
     from totalplace.count.engine import CountOptions, count_place, with_prices
     from totalplace.geography.places import explain_resolution
     from totalplace.ingest.values import normalise_financial_year
-    from totalplace.workspace import Workspace
 
     try:
-        ws = Workspace(_settings(workspace))
         opts = CountOptions(drivers=_overrides(driver), use_outturn=outturn)
         chosen = ws.place(place)
         result = count_place(ws.store, chosen, normalise_financial_year(year), opts)
@@ -274,13 +291,12 @@ def count(
     said = explain_resolution(place, chosen)
     if said:
         err.print(said, soft_wrap=True)
-    from totalplace.count import provenance
-    from totalplace.count.result import row_ids
-
-    ids = row_ids(result.rows)
-    if sources is not None or format != "table" or output is not None:
+    if not on_screen:
         # the source lines of every row go with every output but the screen's table, which
         # gives each row's id for `--sources ROW`
+        from totalplace.count import provenance
+        from totalplace.count.result import row_ids
+
         try:
             lines = provenance.source_lines(result, ws.store)
         except TotalPlaceError as exc:
@@ -294,45 +310,52 @@ def count(
             out["rows"] = provenance.attach(out["rows"], lines)
             sys.stdout.write(json.dumps(out, indent=2) + "\n")
             return
+        ids = row_ids(result.rows)
         frame = result.rows.assign(amount_gbp=result.rows["amount_pence"] / 100, row_id=ids)
         frame = frame.drop(columns="amount_pence")
         extra = {"source lines": provenance.table_frame(lines)}
         if _write_or_print(frame, output, format, result.caveats, extra):
             return
-    table = Table(title=f"{result.place_name} {result.year}: high-level count")
+    from totalplace.count.screen import screen_summary
+
+    _print_count(screen_summary(result))
+
+
+def _print_count(screen: dict[str, Any]) -> None:
+    """A count on screen from its summary (``totalplace.count.screen``): one renderer for a
+    count computed now and one ``totalplace build`` kept."""
+    table = Table(title=screen["title"])
     for col in ("row", "agency type", "function", "basis", "driver", "amount"):
         table.add_column(col, justify="right" if col == "amount" else "left")
-    for r, rid in zip(result.rows.itertuples(), ids, strict=True):
-        if r.amount_pence != 0:
-            row = (str(r.agency_type), str(r.function), r.basis, r.driver, _gbp(r.amount_pence))
-            table.add_row(rid, *row)
+    for r in screen["rows"]:
+        cells = (r["row"], r["agency_type"], r["function"], r["basis"], r["driver"])
+        table.add_row(*cells, _gbp(r["amount_pence"]))
     console.print(table)
     console.print("[dim]source lines of a row: add --sources ROW (or --sources all)[/]")
-    per_head = result.per_head_gbp or 0
     console.print(
-        f"[bold]Total {_gbp(result.total_pence)}[/] · population {result.population:,} "
-        f"(mid-{result.population_year}) · £{per_head:,.0f} per head · {result.release}"
+        f"[bold]Total {_gbp(screen['total_pence'])}[/] · population {screen['population']:,} "
+        f"(mid-{screen['population_year']}) · £{screen['per_head_gbp'] or 0:,.0f} per head · "
+        f"{screen['release']}"
     )
-    shares = result.rows.groupby("confidence")["amount_pence"].sum() / max(result.total_pence, 1)
-    console.print("confidence: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
-    if result.real_terms is not None:
-        from totalplace.count.deflators import describe_real_terms
-
-        console.print(describe_real_terms(result.real_terms))
-    if result.reported_by_councils is not None:
+    console.print("confidence: " + ", ".join(f"{k} {v:.0%}" for k, v in screen["confidence"]))
+    if screen["real_terms"] is not None:
+        console.print(screen["real_terms"])
+    if screen["reported_by_councils_pence"] is not None:
         console.print(
             "of which reported by councils (revenue outturn): "
-            f"{_gbp(int(result.reported_by_councils['amount_pence'].sum()))}"
+            f"{_gbp(screen['reported_by_councils_pence'])}"
         )
-    if result.replaced is not None:
+    if screen["replaced"] is not None:
         console.print("replaced (CRA local-government current spend, now from councils' outturn):")
-        for r in result.replaced.itertuples():
-            console.print(f"  {r.function}: {_gbp(r.amount_pence)}")
-    if result.eliminated is not None:
+        for function, pence in screen["replaced"]:
+            console.print(f"  {function}: {_gbp(pence)}")
+    if screen["eliminated"] is not None:
         console.print("eliminated (transfers between bodies in the count, counted once):")
-        for e in result.eliminated.itertuples():
-            console.print(f"  {e.payer} → {e.payee}: {_gbp(e.amount_pence)} ({e.reason})")
-    for c in result.caveats:
+        for e in screen["eliminated"]:
+            console.print(
+                f"  {e['payer']} → {e['payee']}: {_gbp(e['amount_pence'])} ({e['reason']})"
+            )
+    for c in screen["caveats"]:
         console.print(f"[dim]• {c}[/]")
 
 

@@ -6,7 +6,8 @@ dashboard and the API answer the same questions again and again (the pilots, the
 store, the default drivers), so ``totalplace build`` computes those answers once and keeps them
 in the workspace as Parquet files:
 
-    <workspace>/results/<key>/counts/<digest>/meta.json, rows.parquet, lines.parquet, ...
+    <workspace>/results/<key>/counts/<digest>/meta.json, rows.parquet, lines.parquet, ...,
+                                               screen.json (what `totalplace count` prints)
     <workspace>/results/<key>/district_spend/<year>.parquet
 
 ``key`` is a digest of everything a figure depends on: the store's content
@@ -18,6 +19,7 @@ ingest`` the cache is simply not found and figures are computed as before until 
 Only counts with the default options (default drivers, outturn on) are kept; a count with other
 drivers is always computed. Files are written to a temporary name and renamed, so a killed
 build leaves no half-written result. Nothing here is executable: JSON and Parquet only.
+Importing this module loads no pandas: `totalplace count` finds a kept screen without it.
 """
 
 from __future__ import annotations
@@ -34,18 +36,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from totalplace import __version__
 from totalplace.config import REFERENCE_DIR
-from totalplace.count.result import CountResult
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from totalplace.count.result import CountResult
     from totalplace.geography.places import Place
     from totalplace.ledger.store import Store
 
 #: The results folder inside a workspace.
 RESULTS_DIR = "results"
+#: A kept count's screen summary (``totalplace.count.screen``), beside its frames.
+SCREEN_FILE = "screen.json"
 
 
 def reference_digest(reference_dir: Path = REFERENCE_DIR) -> str:
@@ -98,6 +102,11 @@ def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
 
 
 def _write_count(result: CountResult, folder: Path) -> None:
+    import pandas as pd
+
+    from totalplace.count.result import CountResult
+    from totalplace.count.screen import screen_summary
+
     folder.mkdir()
     meta: dict[str, Any] = {}
     for f in dataclasses.fields(CountResult):
@@ -110,9 +119,15 @@ def _write_count(result: CountResult, folder: Path) -> None:
         else:
             meta[f.name] = {"value": value}
     (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    screen = json.dumps(screen_summary(result), ensure_ascii=False)
+    (folder / SCREEN_FILE).write_text(screen, encoding="utf-8")
 
 
 def _read_count(folder: Path) -> CountResult:
+    import pandas as pd
+
+    from totalplace.count.result import CountResult
+
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(CountResult):
@@ -156,7 +171,14 @@ class ResultCache:
         """The place's default count for ``year``, if it was computed for this state."""
         return _read_count(self._count_dir(place, year)) if self.has_count(place, year) else None
 
+    def screen(self, place: Place, year: str) -> dict[str, Any] | None:
+        """What ``totalplace count`` prints for the place's default count for ``year``
+        (``totalplace.count.screen.screen_summary``), if it was computed for this state."""
+        path = self._count_dir(place, year) / SCREEN_FILE
+        return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
+
     def put_count(self, place: Place, year: str, result: CountResult) -> None:
+        """Keep the count (its frames, its other fields and its screen summary) in one go."""
         _write_atomically(self._count_dir(place, year), lambda p: _write_count(result, p))
 
     # -- England's spend by district ------------------------------------------------------------
@@ -165,6 +187,8 @@ class ResultCache:
 
     def district_spend(self, year: str) -> pd.DataFrame | None:
         """``queries.district_spend(store, year)`` as computed at build time, if it was."""
+        import pandas as pd
+
         path = self._spend_file(year)
         return pd.read_parquet(path) if path.is_file() else None
 

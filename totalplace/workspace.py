@@ -2,21 +2,24 @@
 
 It owns the store (read-only unless building) and the reference data, and caches what is
 expensive to load (districts, boundaries). Everything it returns is plain data (DataFrames,
-dicts, CountResult), so callers never touch DuckDB.
+dicts, CountResult), so callers never touch DuckDB. Importing it loads no pandas and no count
+engine: a figure kept at build time is read without them (`cached_screen`).
 """
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from totalplace.config import Settings
-from totalplace.count.result import CountResult
-from totalplace.geography.places import Place
+from totalplace.geography.places import Place, exact_pilot
 from totalplace.ledger.store import Store
 from totalplace.results import ResultCache
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from totalplace.count.result import CountResult
 
 
 class Workspace:
@@ -98,6 +101,15 @@ class Workspace:
         p = place if isinstance(place, Place) else self.place(place)
         result = self.results.count(p, year) or count_place(self.store, p, year)
         return with_prices(self.store, result, prices)
+
+    def cached_screen(self, spec: str, year: str) -> dict[str, Any] | None:
+        """What ``totalplace count`` prints for the default count of the pilot named ``spec``
+        (name or alias, as `place` reads it) for ``year`` (as the store names it, e.g.
+        2010-11), when ``totalplace build`` kept it for the store as it is now; else None
+        (another place, another spelling of the year, a changed store: compute the count).
+        Reads no table, so it loads no pandas."""
+        pilot = exact_pilot(spec)
+        return None if pilot is None else self.results.screen(pilot, year)
 
     def deflators(self) -> pd.DataFrame | None:
         """The GDP deflator series in use (``year, index, status, source_id``), or None."""

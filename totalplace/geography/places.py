@@ -12,13 +12,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from totalplace.config import REFERENCE_DIR
 from totalplace.errors import UnknownPlaceError
+
+if TYPE_CHECKING:  # the frames are the caller's: naming a pilot loads no pandas (`exact_pilot`)
+    import pandas as pd
 
 PILOTS_FILE = Path("places") / "pilots.toml"
 PLACE_FILE_SUFFIXES = (".toml", ".yaml", ".yml")
@@ -60,6 +60,15 @@ class Place:
 def pilots(reference_dir: Path = REFERENCE_DIR) -> dict[str, Place]:
     """The 13 Total Place pilots from ``data/places/pilots.toml``, keyed by pilot name."""
     return dict(_pilots(Path(reference_dir)))
+
+
+def exact_pilot(spec: str, reference_dir: Path = REFERENCE_DIR) -> Place | None:
+    """The pilot whose name or alias ``spec`` is (case and punctuation aside), or None.
+
+    What `resolve_place` tries first for a name, and needs no districts table: the CLI's
+    fast path finds a pilot's precomputed count by it without loading pandas.
+    """
+    return _exact_pilot(spec.strip(), pilots(reference_dir))
 
 
 def resolve_place(spec: str, districts: pd.DataFrame, reference_dir: Path = REFERENCE_DIR) -> Place:
@@ -184,20 +193,31 @@ def _by_name(text: str, districts: pd.DataFrame, known: Mapping[str, Place]) -> 
     """Exact pilot name or alias, then England or an exact area name, then a unique pilot
     prefix. A pilot alias never takes an area's own name (pilots.toml's convention: a member
     district's name means that district), so the order of the first two cannot matter."""
+    exact = _exact_pilot(text, known)
+    if exact is not None:
+        return exact
     key = match_key(text)
-    names: dict[str, set[str]] = {}
-    for place in known.values():
-        for label in (place.name, *place.aliases):
-            names.setdefault(match_key(label), set()).add(place.name)
-    if key in names:
-        return known[_only(names[key], text)]
     if key == match_key(ENGLAND_NAME):
         return _place_from_codes([ENGLAND_CODE], districts, single=True)
     area = _area_by_name(key, districts)
     if area is not None:
         return area
-    hits = {p for label, ps in names.items() if label.startswith(key) for p in ps}
+    hits = {p for label, ps in _pilot_labels(known).items() if label.startswith(key) for p in ps}
     return known[_only(hits, text)] if hits else None
+
+
+def _exact_pilot(text: str, known: Mapping[str, Place]) -> Place | None:
+    hits = _pilot_labels(known).get(match_key(text))
+    return known[_only(hits, text)] if hits else None
+
+
+def _pilot_labels(known: Mapping[str, Place]) -> dict[str, set[str]]:
+    """Every pilot's name and aliases as typed names are compared (`match_key`) -> pilots."""
+    names: dict[str, set[str]] = {}
+    for place in known.values():
+        for label in (place.name, *place.aliases):
+            names.setdefault(match_key(label), set()).add(place.name)
+    return names
 
 
 def alias_clashes(districts: pd.DataFrame, reference_dir: Path = REFERENCE_DIR) -> list[str]:
@@ -332,14 +352,18 @@ def _unknown_message(spec: str, reference_dir: Path) -> str:
 
 def _load_mapping(path: Path) -> dict[str, Any]:
     """A TOML or YAML file's top-level table, or an error naming the file and the problem."""
+    unreadable: tuple[type[Exception], ...] = (tomllib.TOMLDecodeError, UnicodeDecodeError)
     try:
         if path.suffix.lower() == ".toml":
             with path.open("rb") as fh:
                 data: Any = tomllib.load(fh)
         else:
+            import yaml  # for YAML files only: the pilots are TOML
+
+            unreadable += (yaml.YAMLError,)
             with path.open(encoding="utf-8") as fh:
                 data = yaml.safe_load(fh)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+    except unreadable as exc:
         raise UnknownPlaceError(f"{path.name}: cannot read place file: {exc}") from exc
     if not isinstance(data, dict):
         raise UnknownPlaceError(f"{path.name}: expected a table of keys (name, source, districts)")

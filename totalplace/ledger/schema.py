@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow as pa
+if TYPE_CHECKING:  # loaded by the functions that make frames: the field list needs neither
+    import pandas as pd
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ QUARANTINE_COLUMNS: tuple[str, ...] = tuple(f.name for f in QUARANTINE_FIELDS)
 
 def empty_ledger() -> pd.DataFrame:
     """A ledger frame with every column and no rows."""
+    import pandas as pd
+
     return conform(pd.DataFrame({c: [] for c in LEDGER_COLUMNS}))
 
 
@@ -171,6 +175,8 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
 
     Missing optional columns are added empty; a missing required column is an error.
     """
+    import pandas as pd
+
     missing = [f.name for f in LEDGER_FIELDS if f.required and f.name not in frame.columns]
     if missing:
         raise ValueError(f"ledger rows lack required columns: {', '.join(missing)}")
@@ -187,16 +193,16 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-_ARROW_TYPES = {"VARCHAR": pa.string(), "DATE": pa.date32(), "BIGINT": pa.int64()}
-
-
 def ledger_arrow_schema(exclude: tuple[str, ...] = (), dictionary: bool = False) -> pa.Schema:
     """The ledger's columns (but ``exclude``) as an Arrow schema, from `LEDGER_FIELDS`; with
     ``dictionary`` text columns are dictionary-encoded (few distinct values, many rows)."""
+    import pyarrow as pa
+
     text = pa.dictionary(pa.int32(), pa.string()) if dictionary else pa.string()
+    types = {"VARCHAR": text, "DATE": pa.date32(), "BIGINT": pa.int64()}
     return pa.schema(
         [
-            pa.field(f.name, text if f.sql == "VARCHAR" else _ARROW_TYPES[f.sql], not f.required)
+            pa.field(f.name, types[f.sql], not f.required)
             for f in LEDGER_FIELDS
             if f.name not in exclude
         ]
@@ -208,6 +214,8 @@ def to_ledger_arrow(
 ) -> pa.RecordBatch:
     """`conform` for Arrow: ``n`` rows with exactly ``schema``'s columns, cast to its types,
     missing optional columns empty; a missing or empty required value is an error."""
+    import pyarrow as pa
+
     arrays = []
     for f in schema:
         given = values.get(f.name)

@@ -15,19 +15,23 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from totalplace.errors import StoreBusyError, StoreError
 from totalplace.ledger.schema import LEDGER_COLUMNS, LEDGER_FIELDS, QUARANTINE_FIELDS
+
+if TYPE_CHECKING:  # loaded where frames are written: opening the store and `fingerprint` need none
+    import pandas as pd
 
 SCHEMA_VERSION = 1
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
     """SHA-256 of a frame's columns, dtypes and values (row order included)."""
+    import pandas as pd
+
     digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
     try:
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
@@ -335,6 +339,8 @@ class Store:
         DataFrame, an Arrow table or a stream of Arrow batches (read once, never held whole);
         with a single batch, provenance columns it lacks (source_id, file, batch_id) are filled
         from that batch."""
+        import pandas as pd
+
         if not batches:
             return
         target = batches[0].target
