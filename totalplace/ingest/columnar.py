@@ -502,14 +502,24 @@ _NORMAL_TEXT = rf"^[^{_WS}]+(?: [^{_WS}]+)*$"
 
 def _texts(raw: pa.Array, keep: np.ndarray) -> pa.DictionaryArray:
     """`spend._text` of the rows ``keep`` of ``raw``, computed once per distinct value (and
-    only for values it would change)."""
+    only for values it would change: the others stay in Arrow, never made Python strings)."""
     enc = pc.dictionary_encode(raw)
     distinct = enc.dictionary
-    normal = np.asarray(pc.match_substring_regex(distinct, _NORMAL_TEXT))
-    values: list[Any] = distinct.to_pylist()
-    for i in np.flatnonzero(~normal):
-        values[i] = spend._text(values[i])
-    return _coded(values, np.asarray(enc.indices)[keep])
+    odd = np.flatnonzero(~np.asarray(pc.match_substring_regex(distinct, _NORMAL_TEXT)))
+    codes = np.asarray(enc.indices)[keep]
+    if not len(odd):
+        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), distinct)
+    fixed = [spend._text(v) for v in distinct.take(pa.array(odd)).to_pylist()]
+    replaced = np.zeros(len(distinct), dtype=bool)
+    replaced[odd] = True
+    dictionary = pc.replace_with_mask(
+        distinct, pa.array(replaced), pa.array(["" if v is None else v for v in fixed], pa.string())
+    )
+    blank = np.zeros(len(distinct), dtype=bool)  # texts that are nothing once tidied: null
+    blank[odd[[v is None for v in fixed]]] = True
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes, pa.int32(), mask=blank[codes]), dictionary
+    )
 
 
 def _with_source(kind: pa.Array | None, src: pa.Array, n: int) -> pa.Array:

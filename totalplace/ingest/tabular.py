@@ -379,22 +379,41 @@ def _find_header_text(text: str, is_header: HeaderTest, scan_rows: int) -> tuple
 
 
 @lru_cache(maxsize=32)
-def _head_records(text: str, delim: str, scan_rows: int) -> tuple[tuple[str, ...], ...]:
+def _head_records(text: str, delim: str, scan_rows: int) -> _HeadRecords | tuple[()]:
     """The first ``scan_rows`` records of ``text`` split at ``delim``, each cell normalised
-    (`norm`); none when no line among the first ``scan_rows`` holds ``delim``, and only those
-    before the first malformed record. Several adapters sniff one file: it is split once."""
+    (`norm`), split as they are asked for; none when no line among the first ``scan_rows``
+    holds ``delim``. Several adapters sniff one file: it is split once, and only as far as the
+    header is looked for."""
     head = islice(io.StringIO(text, newline=""), scan_rows)
     if not any(delim in line for line in head):
         return ()
-    records: list[tuple[str, ...]] = []
-    try:
-        for record in csv.reader(io.StringIO(text, newline=""), delimiter=delim):
-            if len(records) >= scan_rows:
-                break
-            records.append(tuple(norm(c) for c in record))
-    except csv.Error:
-        pass
-    return tuple(records)
+    return _HeadRecords(csv.reader(io.StringIO(text, newline=""), delimiter=delim), scan_rows)
+
+
+class _HeadRecords:
+    """Records read from ``reader`` on demand and kept, up to ``limit`` and only those before
+    the first malformed one."""
+
+    def __init__(self, reader: Iterator[list[str]], limit: int) -> None:
+        self._reader: Iterator[list[str]] | None = reader
+        self._limit = limit
+        self._rows: list[tuple[str, ...]] = []
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        i = 0
+        while True:
+            if i < len(self._rows):
+                yield self._rows[i]
+                i += 1
+                continue
+            if self._reader is None or len(self._rows) >= self._limit:
+                return
+            try:
+                record = next(self._reader)
+            except (StopIteration, csv.Error):
+                self._reader = None
+                return
+            self._rows.append(tuple(norm(c) for c in record))
 
 
 ExcelHead = tuple[tuple[str, tuple[tuple[int, tuple[Any, ...]], ...]], ...]
@@ -430,10 +449,17 @@ def _excel_header(
 
 
 def sniff_header(
-    path: Path, head: bytes, is_header: HeaderTest, limits: Limits | None = None
+    path: Path,
+    head: bytes,
+    is_header: HeaderTest,
+    limits: Limits | None = None,
+    *,
+    hint: bytes | None = None,
 ) -> bool:
     """Cheaply say whether a header row passing ``is_header`` is near the top of the file.
 
+    ``hint``: lower-case ASCII that every header passing ``is_header`` holds (once
+    normalised, so in the text too); a text head without it is refused unparsed.
     Never raises: a binary "CSV", a zip bomb or a broken workbook is simply not recognised
     (`open_table` gives the reason when the file is parsed with a named adapter).
     """
@@ -449,6 +475,8 @@ def sniff_header(
             )
             return _excel_header(head_rows, is_header, None) is not None
         if not head or (b"\x00" in head and not is_utf16(head)):
+            return False
+        if hint is not None and not is_utf16(head) and hint not in head.lower():
             return False
         return _find_header_text(_decode_head(head), is_header, limits.scan_rows) is not None
     except Exception:  # sniff answers yes or no, whatever the file holds

@@ -53,6 +53,7 @@ _GEO_KEYS = {"geographic code": "geoCode", "geographic code type": "geoCodeType"
 
 
 def is_360_header(keys: list[str]) -> bool:
+    """360Giving's "Amount Awarded" and a funding organisation's name or identifier."""
     present = set(keys)
     return "amount awarded" in present and bool(
         present & {"funding org name", "funding org identifier"}
@@ -73,7 +74,7 @@ class Grants360Adapter(Adapter):
             )
         if path.suffix.lower() != ".csv":
             return False
-        return sniff_header(path, head, is_360_header)
+        return sniff_header(path, head, is_360_header, hint=b"awarded")
 
     def parse(self, path: Path, context: ParseContext) -> ParseResult:
         limits = Limits.from_options(context.options)
