@@ -446,8 +446,12 @@ def _fields_per_line(data: bytes, ends: np.ndarray, delim: int) -> np.ndarray:
     close_ok |= (nxt == _CR) | (nxt == _LF)
     if not np.where(opening, open_ok, close_ok).all():
         raise RowLevel("a quote inside an unquoted field or after a closing quote")
-    # delimiters from each opening quote up to its closing one (reduceat sums between indices)
-    inside = np.add.reduceat(is_delim, qpos, dtype=np.int32)[0::2]
+    # delimiters from each opening quote up to its closing one, looking only at those bytes
+    opens = qpos[0::2]
+    spans = qpos[1::2] - opens  # >= 1: the opening quote itself
+    first = np.cumsum(spans) - spans  # where each span starts among the bytes looked at
+    at = np.arange(int(spans.sum())) + np.repeat(opens - first, spans)
+    inside = np.add.reduceat(is_delim[at], first, dtype=np.int32)
     np.subtract.at(fields, q_line[0::2], inside)
     return fields
 

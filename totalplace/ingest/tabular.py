@@ -163,7 +163,7 @@ def scan_text(path: Path, limits: Limits) -> _Scan:
     chunk_size = max(1, min(limits.max_line_bytes, MIB))
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_ok = True
-    line, since = 1, 0
+    offset, since = 0, 0  # bytes before this chunk; bytes of the line it continues
     bom = False
     with path.open("rb") as fh:
         first = True
@@ -176,12 +176,12 @@ def scan_text(path: Path, limits: Limits) -> _Scan:
             if nl < 0:
                 since += len(chunk)
                 if since > limits.max_line_bytes:
-                    _too_long(path, line, limits)
+                    _too_long(path, _line_at(path, offset), limits)
             else:
                 if since + nl > limits.max_line_bytes:
-                    _too_long(path, line, limits)
-                line += chunk.count(b"\n")
+                    _too_long(path, _line_at(path, offset), limits)
                 since = len(chunk) - chunk.rfind(b"\n") - 1
+            offset += len(chunk)
             if utf8_ok:
                 try:
                     decoder.decode(chunk)
@@ -346,6 +346,16 @@ def _scan_utf16(path: Path, limits: Limits) -> _Scan:
                 path, f"starts with a UTF-16 byte-order mark but is not UTF-16 text ({exc.reason})"
             ) from exc
     return _Scan("utf-16", "encoding: UTF-16 with byte-order mark (Excel 'Unicode text')")
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """The number of the line holding byte ``offset`` (counted only for an error message)."""
+    newlines = 0
+    with path.open("rb") as fh:
+        while offset > 0 and (block := fh.read(min(offset, MIB))):
+            newlines += block.count(b"\n")
+            offset -= len(block)
+    return newlines + 1
 
 
 def _too_long(path: Path, line: int, limits: Limits) -> NoReturn:
