@@ -182,13 +182,13 @@ class _Chunks:
                     skip -= 1
                     line += 1
             rest = b""
-            while True:
-                block = fh.read(chunk_bytes)
-                if not block:
-                    if rest:
-                        yield line, rest
-                    return
+            block = fh.read(chunk_bytes)
+            while block:
                 data = rest + block
+                block = fh.read(chunk_bytes)  # one block ahead: the last chunk needs no count
+                if not block:
+                    yield line, data
+                    return
                 cut = data.rfind(b"\n") + 1
                 if cut == 0:
                     rest = data
@@ -196,6 +196,8 @@ class _Chunks:
                 yield line, data[:cut]
                 line += data.count(b"\n", 0, cut)
                 rest = data[cut:]
+            if rest:
+                yield line, rest
 
     def batches(self, chunk_bytes: int) -> Iterator[pa.RecordBatch]:
         for first_line, data in self._raw_chunks(chunk_bytes):
@@ -426,9 +428,10 @@ def _fields_per_line(data: bytes, ends: np.ndarray, delim: int) -> np.ndarray:
     buf = np.frombuffer(data, dtype=np.uint8)
     if not len(ends):
         return np.zeros(0, dtype=np.int32)
-    cr = np.flatnonzero(buf == _CR)
-    if len(cr) and (cr[-1] == len(buf) - 1 or (buf[cr + 1] != _LF).any()):
-        raise RowLevel("a carriage return inside a line")
+    if b"\r" in data:  # every CR must end a line (CRLF)
+        cr = np.flatnonzero(buf == _CR)
+        if cr[-1] == len(buf) - 1 or (buf[cr + 1] != _LF).any():
+            raise RowLevel("a carriage return inside a line")
     is_delim = buf == delim
     starts = np.concatenate([[0], ends[:-1]])
     fields = np.add.reduceat(is_delim, starts, dtype=np.int32) + 1

@@ -29,7 +29,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import islice
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NoReturn
@@ -379,10 +379,15 @@ def _decode_head(head: bytes) -> str:
         return "".join(decode_line(line) for line in body.splitlines(keepends=True))
 
 
-def _find_header_text(text: str, is_header: HeaderTest, scan_rows: int) -> tuple[str, int] | None:
-    """(delimiter, 0-based record index of the header) found in ``text``, or None."""
+def _find_header_text(
+    text: str, is_header: HeaderTest, scan_rows: int, *, shared: bool = True
+) -> tuple[str, int] | None:
+    """(delimiter, 0-based record index of the header) found in ``text``, or None.
+    ``shared``: the text's records are kept for the next adapter sniffing the same head
+    (`sniff_header`); a table opened once does without the cache (and hashing its text)."""
+    records_of = _head_records if shared else _head_records.__wrapped__
     for delim in _DELIMITERS:
-        for index, record in enumerate(_head_records(text, delim, scan_rows)):
+        for index, record in enumerate(records_of(text, delim, scan_rows)):
             if is_header(list(record)):
                 return delim, index
     return None
@@ -394,10 +399,28 @@ def _head_records(text: str, delim: str, scan_rows: int) -> _HeadRecords | tuple
     (`norm`), split as they are asked for; none when no line among the first ``scan_rows``
     holds ``delim``. Several adapters sniff one file: it is split once, and only as far as the
     header is looked for."""
-    head = islice(io.StringIO(text, newline=""), scan_rows)
+    head = _head_lines(text, scan_rows)
     if not any(delim in line for line in head):
         return ()
-    return _HeadRecords(csv.reader(io.StringIO(text, newline=""), delimiter=delim), scan_rows)
+    rest = text[sum(map(len, head)) :]
+    lines = chain(head, io.StringIO(rest, newline="") if rest else ())
+    return _HeadRecords(csv.reader(lines, delimiter=delim), scan_rows)
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _head_lines(text: str, n: int) -> list[str]:
+    """The first ``n`` lines of ``text`` with their endings, split as a file read with
+    ``newline=""`` splits them (at CRLF, CR or LF), without splitting the rest."""
+    end = 0
+    for count, match in enumerate(_LINE_END.finditer(text), start=1):
+        end = match.end()
+        if count >= n:
+            break
+    else:
+        end = len(text)
+    return list(io.StringIO(text[:end], newline=""))
 
 
 class _HeadRecords:
@@ -726,7 +749,7 @@ def _open_csv(path: Path, is_header: HeaderTest, limits: Limits, expected: str) 
     scan = scan_text(path, limits)
     fh = open_text(path, scan.encoding)
     try:
-        found = _find_header_text(fh.read(256 * 1024), is_header, limits.scan_rows)
+        found = _find_header_text(fh.read(256 * 1024), is_header, limits.scan_rows, shared=False)
         if found is None:
             raise _no_header(path, limits, expected)
         delim, index = found
