@@ -160,10 +160,18 @@ def _frame_to_arrow(rows: pd.DataFrame) -> pa.Table:
     return table.cast(_SCHEMA)
 
 
+#: How much lower the parsing workers' CPU priority is than the writer's (``os.nice``).
+WORKER_NICENESS = 10
+
+
 def _worker() -> None:
     from totalplace.ingest import columnar
 
     columnar.USE_THREADS = False  # the pool's processes are the parallelism
+    # The one writer is the ingest's critical path: parsed files wait for it, and whatever
+    # it has not written when the last file is parsed runs alone on one core at the end.
+    # Lower-priority workers take the CPU the writer leaves, so it never falls behind.
+    os.nice(WORKER_NICENESS)
 
 
 @contextmanager
