@@ -137,6 +137,34 @@ def test_one_or_two_workers_give_the_same_ledger(
     assert snaps[0] == snaps[1]
 
 
+def test_how_the_writer_batches_changes_nothing(
+    generated: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every file streamed into the store on its own (as a file over `STREAM_BYTES` is), or
+    small files gathered into many INSERTs and commits, gives the ledger of the defaults."""
+    from totalplace.ingest import bulk
+
+    out, manifest = generated
+    jobs = generated_jobs(out, manifest)
+    snaps = []
+    for name, stream, gather, commit in (
+        ("default", bulk.STREAM_BYTES, bulk.GATHER_ROWS, bulk.COMMIT_ROWS),
+        ("streamed", 0, bulk.GATHER_ROWS, bulk.COMMIT_ROWS),
+        ("small", bulk.STREAM_BYTES, 1_000, 3_000),
+    ):
+        monkeypatch.setattr(bulk, "STREAM_BYTES", stream)
+        monkeypatch.setattr(bulk, "GATHER_ROWS", gather)
+        with Store(tmp_path / f"{name}.duckdb") as store:
+            reports = ingest_files(store, jobs, workers=1, commit_rows=commit)
+            assert all(r.status == "ingested" for r in reports), name
+            snaps.append(snapshot(store))
+    assert snaps[0] == snaps[1] == snaps[2]
+    assert (
+        sum(b["rows_ledger"] for b in snaps[1]["batches"]) + manifest["bad_rows"]
+        == (manifest["rows"])
+    )
+
+
 def test_generated_rows_go_the_vectorised_way(
     generated: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
