@@ -170,9 +170,10 @@ def superseded(
                 "keep both",
             )
         found.append(left)
-    found = [f for f in found if len(f)]
-    if not found:
-        return pd.DataFrame(columns=list(BATCH_SUMMARY))
+    hits = [f for f in found if len(f)]
+    if not hits:  # an empty lookup's frame, else a new one (the common case, made cheap)
+        return found[0] if found else pd.DataFrame(columns=list(BATCH_SUMMARY))
+    found = hits
     return pd.concat(found, ignore_index=True).drop_duplicates("batch_id")
 
 

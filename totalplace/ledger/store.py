@@ -137,6 +137,8 @@ class BatchIndex:
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self._by: dict[tuple[str, ...], dict[tuple[Any, ...], list[int]]] = {}
+        #: What a lookup finding nothing returns (shared: read it, do not change it).
+        self.empty = frame.iloc[:0]
 
     def find_batches(self, **equal: str) -> pd.DataFrame:
         _check_batch_fields(equal)
@@ -147,8 +149,8 @@ class BatchIndex:
             for i, values in enumerate(zip(*(self.frame[k] for k in keys), strict=True)):
                 index.setdefault(tuple(values), []).append(i)
             self._by[keys] = index
-        rows = index.get(tuple(equal[k] for k in keys), [])
-        return self.frame.iloc[rows].reset_index(drop=True)
+        rows = index.get(tuple(equal[k] for k in keys))
+        return self.frame.iloc[rows].reset_index(drop=True) if rows else self.empty
 
 
 class Store:
