@@ -182,7 +182,9 @@ def scan_text(path: Path, limits: Limits) -> _Scan:
                     _too_long(path, _line_at(path, offset), limits)
                 since = len(chunk) - chunk.rfind(b"\n") - 1
             offset += len(chunk)
-            if utf8_ok:
+            # ASCII is UTF-8: decode only chunks that are not, or that end a sequence begun
+            # in the chunk before
+            if utf8_ok and not (chunk.isascii() and not decoder.getstate()[0]):
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
