@@ -294,14 +294,15 @@ class _Writer:
     def add(
         self, batch: Batch, ipc: Path, quarantine: list[dict[str, Any]], replaces: list[str]
     ) -> None:
-        # memory-mapped: the rows are read from the page cache where the worker wrote them,
-        # not copied into fresh buffers first (on the writer's path, the ingest's slowest)
         if ipc.stat().st_size > STREAM_BYTES:
             self.flush()
-            with pa.memory_map(str(ipc)) as source:  # read as it goes: memory stays bounded
+            with pa.OSFile(str(ipc)) as source:  # read as it goes: memory stays bounded
                 rows = _with_provenance(pa.ipc.open_stream(source), batch)
                 self._insert([batch], rows, _quarantine_frame(quarantine), replaces)
         else:
+            # memory-mapped: a small file's rows are read from the page cache where the
+            # worker wrote them, not copied into fresh buffers (the writer is the ingest's
+            # slowest path); a large one is streamed instead, so memory stays bounded
             with pa.memory_map(str(ipc)) as source:
                 table = pa.ipc.open_stream(source).read_all()
             self.replaces += replaces
