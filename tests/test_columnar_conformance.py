@@ -231,6 +231,44 @@ def test_odd_lines_go_to_the_row_rules_with_their_line(tmp_path: Path) -> None:
     assert 6 not in taken and 6 not in quarantined  # the total row is skipped
 
 
+def test_total_words_in_any_case_go_to_the_row_rules(tmp_path: Path) -> None:
+    """Suppliers named like totals, and total rows in odd case that would parse as spend
+    (a body, a date, an amount, half the cells empty), across chunks: the vectorised path
+    leaves each line holding a total word to the row rules, which skip the totals."""
+    path = tmp_path / "total-words.csv"
+    good = "Devon County Council,04/05/2010,ACME LTD,10.00,Fees,Roads,R1,ok\n" * 300
+    path.write_text(
+        "Body Name,Date,Supplier Name,Amount,Expense Type,Service,Reference,Note\n"
+        + good
+        + "Devon County Council,04/05/2010,TOTAL BUTLER LTD,20.00,Fees,Roads,R2,ok\n"
+        + "Devon County Council,04/05/2010,Total Gas & Power,30.00,Fees,Roads,R3,ok\n"
+        + good
+        + "Devon County Council,30/04/2010,ToTaL for April,1.00,,,,\n"
+        + good
+        + "Devon County Council,31/05/2010,GRAND TOTAL,2.00,,,,\n",
+        encoding="utf-8",
+    )
+    row_level, fast = both_paths(tmp_path, [FileJob(path, None, mini_lookups())])
+    assert_same(row_level, fast)
+    taken = {r["counterparty"] for r in fast[0]["ledger"]}
+    assert {"TOTAL BUTLER LTD", "Total Gas & Power"} <= taken  # suppliers, not totals
+    assert not taken & {"ToTaL for April", "GRAND TOTAL"}
+    (batch,) = fast[0]["batches"]
+    assert batch["rows_ledger"] == 902 and batch["amount_pence"] == 900 * 1000 + 5000
+    result = ParseResult()
+    context = ParseContext(source_id="local:total-words", options=mini_lookups())
+    batches = list(columnar.parse_spend(path, context, result, chunk_bytes=4096))
+    assert sum(b.num_rows for b in batches) == 902 and result.skipped.get("total") == 2
+
+
+@given(st.text(max_size=30) | st.text(alphabet="oOtTaAlL ", max_size=8))
+def test_the_total_word_prefilter_holds_every_line_the_row_rules_test(text: str) -> None:
+    """`Table.rows` tests a row as a total only when it holds "otal" in any case: each such
+    line is one the vectorised path leaves to the rules."""
+    if "otal" in text.lower():
+        assert columnar._has_total_word(text.encode())
+
+
 # -- strict by construction ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "text",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,13 @@ from totalplace.ingest.tabular import (
     Limits,
     amount_pence,
     check_zip,
+    cp1252_undefined,
     is_total_label,
     norm,
     open_table,
     scan_text,
     sniff_header,
+    utf8_pair,
 )
 from totalplace.ingest.values import parse_amount_pence
 
@@ -128,6 +131,41 @@ def test_mixed_encoding_line_neither_utf8_nor_cp1252_is_latin1(tmp_path: Path) -
     )
     _result, rows, _ = read_all(path)
     assert [cells[1] for _line, cells in rows] == ["ŁÓDŹ", "A\x81B \x92"]
+
+
+#: The byte patterns the encoding scan tests for, as their plain definitions.
+UTF8_PAIR = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
+CP1252_UNDEFINED = re.compile(b"[\x81\x8d\x8f\x90\x9d]")
+HIGH_BYTES = st.binary(max_size=40) | st.lists(
+    st.sampled_from([0x41, 0x0A, 0x81, 0x8D, 0x9D, 0xA3, 0xBF, 0xC2, 0xE2, 0xF4, 0xF5]),
+    max_size=40,
+).map(bytes)
+
+
+@given(HIGH_BYTES)
+def test_the_scan_finds_utf8_pairs_and_undefined_bytes_as_their_definitions_say(
+    data: bytes,
+) -> None:
+    """The vectorised byte tests used on every chunk of a non-UTF-8 file agree with the
+    plain patterns: a lead byte before a continuation byte, and cp1252's five holes."""
+    assert utf8_pair(data) == bool(UTF8_PAIR.search(data))
+    assert cp1252_undefined(data) == bool(CP1252_UNDEFINED.search(data))
+
+
+def test_a_utf8_pair_split_between_scan_chunks_still_makes_the_file_mixed(
+    tmp_path: Path,
+) -> None:
+    """A UTF-8 '£' (C2 A3) whose two bytes fall either side of a 1 MiB chunk boundary, in a
+    file that is otherwise Windows-1252: still found, so the file is decoded line by line."""
+    path = tmp_path / "pair-across-scan-chunks.csv"
+    head = b"Date,Supplier Name,Amount\n01/04/2010,A \x92 B,1\n"
+    line = b"02/04/2010,PAD,2\n"
+    pad = line * ((1024 * 1024 - len(head)) // len(line) - 1)
+    start = head + pad + b"03/04/2010,"
+    start += b"x" * (1024 * 1024 - 1 - len(start))  # the lead byte ends the first chunk
+    path.write_bytes(start + b"\xc2\xa3,3\n")
+    assert len(start) == 1024 * 1024 - 1
+    assert scan_text(path, Limits()).encoding == MIXED
 
 
 def test_utf16le_bom_tab_export_is_text_not_binary(fixtures: Path) -> None:

@@ -36,7 +36,7 @@ import pyarrow.csv as pacsv
 from totalplace.errors import InputFileError
 from totalplace.ingest.adapters import spend
 from totalplace.ingest.base import ParseContext, ParseResult
-from totalplace.ingest.tabular import Limits, Table, open_table
+from totalplace.ingest.tabular import Limits, Table, open_table, utf8_pair
 from totalplace.ingest.values import financial_year, parse_date, plausible_years
 from totalplace.ledger.schema import ledger_arrow_schema, to_ledger_arrow
 
@@ -65,16 +65,6 @@ DATE_PATTERNS: tuple[str, ...] = (
 #: Encodings (as `scan_text` names them) whose files this path decodes; others go row-level.
 ENCODINGS = ("utf-8-sig", "cp1252")
 _DATE_RE = re.compile("|".join(f"(?:{p})" for p in DATE_PATTERNS))
-
-
-def _utf8_pair(data: bytes) -> bool:
-    """A UTF-8 lead byte followed by a continuation byte: a "Windows-1252" file holding this
-    may be mixed UTF-8 and cp1252, which only the row-level decoding sorts out."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    high = np.flatnonzero(buf[:-1] >= 0xC2)  # non-ASCII bytes are few: look only at those
-    lead = high[buf[high] <= 0xF4]
-    follow = buf[lead + 1]
-    return bool(((follow >= 0x80) & (follow <= 0xBF)).any())
 
 
 class RowLevel(Exception):
@@ -202,7 +192,7 @@ class _Chunks:
     def batches(self, chunk_bytes: int) -> Iterator[pa.RecordBatch]:
         for first_line, data in self._raw_chunks(chunk_bytes):
             if self.cp1252:
-                if _utf8_pair(data):
+                if utf8_pair(data):
                     raise RowLevel("cp1252 mixed with UTF-8")
                 data = data.decode("cp1252").encode("utf-8")
             yield from self._chunk(first_line, data)
@@ -213,11 +203,8 @@ class _Chunks:
         n = len(lines)
         nfields = _fields_per_line(data, ends, ord(self.delim))
         good_np = nfields == self.ncols
-        for word in (b"otal", b"OTAL"):  # maybe a total row: the row rules decide
-            at = data.find(word)
-            while at >= 0:
-                good_np[np.searchsorted(ends, at, side="right")] = False
-                at = data.find(word, at + 1)
+        if _has_total_word(data):  # lines that may be a total row: the row rules decide
+            good_np &= ~np.asarray(pc.match_substring(lines, _TOTAL_WORD, ignore_case=True))
         idx = np.flatnonzero(good_np)
         fallback: list[int] = np.flatnonzero(~good_np).tolist()
         if len(idx):
@@ -390,7 +377,9 @@ class _Chunks:
         frame, self.result.frame = self.result.frame, None
         if frame is not None and len(frame):
             yield to_ledger_arrow(
-                {k: pa.array(frame[k].tolist()) for k in frame.columns}, len(frame), self.schema
+                {k: pa.array(frame[k], from_pandas=True) for k in frame.columns},
+                len(frame),
+                self.schema,
             )
 
 
@@ -399,6 +388,19 @@ _PROVENANCE = ("source_id", "file", "batch_id")
 #: Distinct date texts already parsed (they repeat across a council's files).
 _DATES: dict[tuple[str, tuple[int, int]], tuple[int, str] | None] = {}
 _BODY_FIELDS = ("area_code", "area_name", "area_level", "agency", "agency_code", "agency_type")
+
+
+#: What the row rules look for, in any case, before testing a row as a total (`Table.rows`).
+_TOTAL_WORD = "otal"
+
+
+def _has_total_word(data: bytes) -> bool:
+    """``data`` holds `_TOTAL_WORD` in any case: one pass over the chunk as a single value
+    (RE2 over a whole chunk is a few times faster than `bytes.find` twice or a match by
+    line; most chunks have none, and only those that do are matched line by line)."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+    return bool(pc.count_substring(whole, _TOTAL_WORD, ignore_case=True)[0].as_py())
 
 
 def _lines(data: bytes) -> tuple[pa.StringArray, np.ndarray]:

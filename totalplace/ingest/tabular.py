@@ -34,6 +34,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NoReturn
 
+import numpy as np
+
 from totalplace.errors import InputFileError
 from totalplace.ingest import excel
 from totalplace.ingest.base import ParseResult
@@ -51,9 +53,10 @@ _TOTAL = re.compile(
     r"|period|year|page|to date)\b.*| [0-9].*)?$"
 )
 _CP1252_UNDEFINED_BYTES = re.compile(b"[\x81\x8d\x8f\x90\x9d]")
+#: The same five bytes, as a lookup table indexed by byte value.
+_CP1252_UNDEFINED = np.zeros(256, dtype=bool)
+_CP1252_UNDEFINED[[0x81, 0x8D, 0x8F, 0x90, 0x9D]] = True
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
-#: A UTF-8 lead byte followed by a continuation byte: no line without one is UTF-8 text.
-_UTF8_PAIR = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
 #: `Table.encoding` of a file decoded line by line (`decode_line`).
 MIXED = "utf-8, else cp1252, by line"
 #: Line numbers shown in the note on a mixed-encoding file.
@@ -228,9 +231,9 @@ def _classify_lines(path: Path) -> tuple[list[int], list[int], bool]:
     with path.open("rb") as fh:
         tail = b""
         while chunk := fh.read(MIB):
-            if cp1252_ok and _CP1252_UNDEFINED_BYTES.search(chunk):
+            if cp1252_ok and cp1252_undefined(chunk):
                 cp1252_ok = False
-            maybe_utf8 = maybe_utf8 or bool(_UTF8_PAIR.search(tail + chunk))
+            maybe_utf8 = maybe_utf8 or utf8_pair(tail + chunk)
             tail = chunk[-1:]
     utf8: list[int] = []
     other: list[int] = []
@@ -264,6 +267,23 @@ def _classify_lines(path: Path) -> tuple[list[int], list[int], bool]:
             line += data.count(b"\n", at)
             if not chunk:
                 return utf8, other, cp1252_ok
+
+
+def utf8_pair(data: bytes) -> bool:
+    """``data`` holds a UTF-8 lead byte followed by a continuation byte: no text without one
+    is UTF-8 beyond ASCII (so a "Windows-1252" file holding one may be mixed UTF-8 and
+    cp1252, which only the row-level decoding sorts out)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    high = np.flatnonzero(buf[:-1] >= 0xC2)  # non-ASCII bytes are few: look only at those
+    lead = high[buf[high] <= 0xF4]
+    follow = buf[lead + 1]
+    return bool(((follow >= 0x80) & (follow <= 0xBF)).any())
+
+
+def cp1252_undefined(data: bytes) -> bool:
+    """``data`` holds one of the five bytes Windows-1252 leaves undefined."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    return bool(_CP1252_UNDEFINED[buf[buf >= 0x81]].any())
 
 
 def decode_line(raw: bytes) -> str:
@@ -597,7 +617,8 @@ class Table:
                 if not joined.strip():
                     result.skip("blank")
                     continue
-            if ("otal" in joined or "OTAL" in joined) and self._is_total(cells, ncols):
+            # a total's label is matched regardless of case, so the cheap test is too
+            if "otal" in joined.lower() and self._is_total(cells, ncols):
                 result.skip("total")
                 after_total = True
                 continue
