@@ -36,7 +36,7 @@ import pyarrow.csv as pacsv
 from totalplace.errors import InputFileError
 from totalplace.ingest.adapters import spend
 from totalplace.ingest.base import ParseContext, ParseResult
-from totalplace.ingest.tabular import Limits, Table, open_table, utf8_pair
+from totalplace.ingest.tabular import TOTAL_WORD, Limits, Table, open_table, utf8_pair
 from totalplace.ingest.values import financial_year, parse_date, plausible_years
 from totalplace.ledger.schema import ledger_arrow_schema, to_ledger_arrow
 
@@ -204,7 +204,7 @@ class _Chunks:
         nfields = _fields_per_line(data, ends, ord(self.delim))
         good_np = nfields == self.ncols
         if _has_total_word(data):  # lines that may be a total row: the row rules decide
-            good_np &= ~np.asarray(pc.match_substring(lines, _TOTAL_WORD, ignore_case=True))
+            good_np &= ~np.asarray(pc.match_substring(lines, TOTAL_WORD, ignore_case=True))
         idx = np.flatnonzero(good_np)
         fallback: list[int] = np.flatnonzero(~good_np).tolist()
         if len(idx):
@@ -390,17 +390,13 @@ _DATES: dict[tuple[str, tuple[int, int]], tuple[int, str] | None] = {}
 _BODY_FIELDS = ("area_code", "area_name", "area_level", "agency", "agency_code", "agency_type")
 
 
-#: What the row rules look for, in any case, before testing a row as a total (`Table.rows`).
-_TOTAL_WORD = "otal"
-
-
 def _has_total_word(data: bytes) -> bool:
-    """``data`` holds `_TOTAL_WORD` in any case: one pass over the chunk as a single value
+    """``data`` holds `TOTAL_WORD` in any case: one pass over the chunk as a single value
     (RE2 over a whole chunk is a few times faster than `bytes.find` twice or a match by
     line; most chunks have none, and only those that do are matched line by line)."""
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
     whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
-    return bool(pc.count_substring(whole, _TOTAL_WORD, ignore_case=True)[0].as_py())
+    return bool(pc.count_substring(whole, TOTAL_WORD, ignore_case=True)[0].as_py())
 
 
 def _lines(data: bytes) -> tuple[pa.StringArray, np.ndarray]:

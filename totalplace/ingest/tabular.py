@@ -52,11 +52,13 @@ _TOTAL = re.compile(
     r"( (for|of|spend|spending|expenditure|payments?|amount|value|paid|gbp|net|gross|all|month"
     r"|period|year|page|to date)\b.*| [0-9].*)?$"
 )
-_CP1252_UNDEFINED_BYTES = re.compile(b"[\x81\x8d\x8f\x90\x9d]")
-#: The same five bytes, as a lookup table indexed by byte value.
+#: The five bytes Windows-1252 leaves undefined, as a lookup table indexed by byte value.
 _CP1252_UNDEFINED = np.zeros(256, dtype=bool)
 _CP1252_UNDEFINED[[0x81, 0x8D, 0x8F, 0x90, 0x9D]] = True
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
+#: What a row holds, in any case, before it is tested as a total (a total's label is matched
+#: regardless of case, so this cheap test is too); the vectorised path seeks the same.
+TOTAL_WORD = "otal"
 #: `Table.encoding` of a file decoded line by line (`decode_line`).
 MIXED = "utf-8, else cp1252, by line"
 #: Line numbers shown in the note on a mixed-encoding file.
@@ -258,7 +260,7 @@ def _classify_lines(path: Path) -> tuple[list[int], list[int], bool]:
                     utf8.append(line)
                 except UnicodeDecodeError:
                     other.append(line)
-                    if cp1252_ok and _CP1252_UNDEFINED_BYTES.search(data, start, end):
+                    if cp1252_ok and cp1252_undefined(data[start:end]):
                         cp1252_ok = False
                 at = start
                 if end == len(data):
@@ -617,8 +619,7 @@ class Table:
                 if not joined.strip():
                     result.skip("blank")
                     continue
-            # a total's label is matched regardless of case, so the cheap test is too
-            if "otal" in joined.lower() and self._is_total(cells, ncols):
+            if TOTAL_WORD in joined.lower() and self._is_total(cells, ncols):
                 result.skip("total")
                 after_total = True
                 continue
