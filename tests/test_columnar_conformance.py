@@ -94,7 +94,17 @@ def generated_jobs(out: Path, manifest: dict[str, Any]) -> list[FileJob]:
     return [FileJob(out / f["name"], f"spend:{f['gss']}", f["options"]) for f in manifest["files"]]
 
 
+@pytest.fixture(params=[True, False], ids=["lines-counted", "lines-numbered-by-reader"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Both ways the columnar path finds the lines with another number of fields: counted by
+    `columnar._fields_per_line` (pyarrow's reader with threads, as in a one-process ingest,
+    cannot number the lines it skips) or numbered by the reader (as in the pool's workers)."""
+    monkeypatch.setattr(columnar, "USE_THREADS", request.param)
+    return bool(request.param)
+
+
 # -- the two paths agree ---------------------------------------------------------------------------
+@pytest.mark.usefixtures("reader")
 def test_every_mirror_spend_file_same_ledger_and_quarantine(mirror: Path, tmp_path: Path) -> None:
     jobs = [FileJob(mirror / "spend" / n, f"mirror:{n}", o) for n, o in MIRROR_SPEND.items()]
     row_level, fast = both_paths(tmp_path, jobs)
@@ -102,6 +112,7 @@ def test_every_mirror_spend_file_same_ledger_and_quarantine(mirror: Path, tmp_pa
     assert len(fast[0]["ledger"]) > 30_000
 
 
+@pytest.mark.usefixtures("reader")
 def test_every_fixture_same_result_and_same_errors(tmp_path: Path) -> None:
     files = sorted(p for p in FIXTURES.iterdir() if p.is_file() and p.suffix != ".py")
     jobs = [FileJob(p, None, mini_lookups()) for p in files]
@@ -111,6 +122,7 @@ def test_every_fixture_same_result_and_same_errors(tmp_path: Path) -> None:
     assert statuses == {"ingested", "error"}  # hostile fixtures give their errors, the rest go in
 
 
+@pytest.mark.usefixtures("reader")
 def test_generated_data_same_ledger_and_every_broken_row_quarantined(
     generated: tuple[Path, Any], tmp_path: Path
 ) -> None:
@@ -207,6 +219,7 @@ def test_chunk_boundaries_change_nothing(generated: tuple[Path, Any]) -> None:
     assert runs[0] == runs[1]
 
 
+@pytest.mark.usefixtures("reader")
 def test_odd_lines_go_to_the_row_rules_with_their_line(tmp_path: Path) -> None:
     """Misplaced thousands, a bare 'TBC', too few fields and a total row between good rows:
     the row rules quarantine, skip or take each, naming the line the row-level path names."""
@@ -229,6 +242,47 @@ def test_odd_lines_go_to_the_row_rules_with_their_line(tmp_path: Path) -> None:
     assert {4, 5} <= set(quarantined) and {2: 142400, 7: -123450}.items() <= taken.items()
     assert (3 in taken) != (3 in quarantined)  # '1,2,3': whatever the row rules decide, once
     assert 6 not in taken and 6 not in quarantined  # the total row is skipped
+
+
+@pytest.mark.usefixtures("reader")
+def test_blank_short_long_and_quoted_lines_found_alike_by_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blank lines (LF and CRLF), a line of spaces, short and long lines, delimiters inside
+    quotes and a doubled quote, at the start, middle and end of a chunk: each read as the
+    row-level path reads it, with its line."""
+    good = 'Devon County Council,04/05/2010,"SMITH, JONES ""AND"" CO",1424.00\r\n'
+    path = tmp_path / "blank-short-long-lines.csv"
+    path.write_bytes(
+        (
+            "Body Name,Date,Supplier Name,Amount\r\n"
+            "\r\n"
+            'Devon County Council,04/05/2010,ACME LTD,"1,424.00",extra\r\n'
+            + good
+            + "\n   \r\n"
+            + good * 3
+            + "Devon County Council,04/05/2010,ACME LTD\r\n"
+            + '"Devon County Council,04/05/2010",ACME LTD,12.00\r\n'
+            + good
+            + "\r\n"
+        ).encode()
+    )
+    row_level, fast = both_paths(tmp_path, [FileJob(path, None, mini_lookups())])
+    assert_same(row_level, fast)
+    got = fast[0]
+    assert sorted(r["row"] for r in got["ledger"]) == [4, 7, 8, 9, 12]
+    assert {q["row"] for q in got["quarantine"]} >= {3, 10, 11}
+    assert {r["counterparty"] for r in got["ledger"]} == {'SMITH, JONES "AND" CO'}
+    to_rules: list[int] = []  # the lines the vectorised path leaves to the row rules
+    row_level_lines = columnar._Chunks._row_level
+
+    def recording(self: Any, line_numbers: list[int], texts: list[str]) -> Any:
+        to_rules.extend(line_numbers)
+        return row_level_lines(self, line_numbers, texts)
+
+    monkeypatch.setattr(columnar._Chunks, "_row_level", recording)
+    list(columnar.parse_spend(path, ParseContext("t", options=mini_lookups()), ParseResult()))
+    assert to_rules == [2, 3, 5, 6, 10, 11, 13]
 
 
 def test_total_words_in_any_case_go_to_the_row_rules(tmp_path: Path) -> None:
@@ -339,7 +393,9 @@ def test_text_normalised_as_the_row_rules_do(texts: list[str]) -> None:
     [(b'a,"x,y",b\n', 3), (b'"a""b",c\r\n', 2), (b'"",,\n', 3), (b"a,b,c,d\n", 4)],
 )
 def test_fields_counted_outside_quotes(line: bytes, fields: int) -> None:
-    assert columnar._fields_per_line(line, np.array([len(line)]), ord(","))[0] == fields
+    ends = np.array([len(line)])
+    quotes = columnar._check_quoting(line, ends, ord(","))
+    assert columnar._fields_per_line(line, ends, ord(","), quotes)[0] == fields
 
 
 @pytest.mark.parametrize("line", [b'a"b,c\n', b'"ab"c,d\n', b'"open,d\n', b"a\rb,c\n"])
@@ -347,4 +403,4 @@ def test_quoting_the_csv_module_might_read_otherwise_sends_the_file_row_level(
     line: bytes,
 ) -> None:
     with pytest.raises(columnar.RowLevel):
-        columnar._fields_per_line(line, np.array([len(line)]), ord(","))
+        columnar._check_quoting(line, np.array([len(line)]), ord(","))

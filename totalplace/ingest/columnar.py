@@ -10,9 +10,9 @@ bodies and text are parsed once per distinct value *by the row-level functions t
 or implausible dates, unknown bodies) goes to `spend._read_rows` through the same `Table`, so
 it keeps the row-level recovery, skip counts and quarantine reasons with file and line. A file
 whose records might span lines, whose bytes are not cleanly UTF-8 or Windows-1252, or that is a
-spreadsheet is parsed by the row-level adapter as a whole. tests/test_columnar.py runs both
-paths over every mirror spend file, the fixtures and the generator's data and compares the
-ledger and quarantine row for row.
+spreadsheet is parsed by the row-level adapter as a whole. tests/test_columnar_conformance.py
+runs both paths over every mirror spend file, the fixtures and the generator's data and
+compares the ledger and quarantine row for row.
 
 Memory is bounded by the chunk size (`CHUNK_BYTES`), not by the file's size: batches are
 yielded as they are parsed.
@@ -201,15 +201,26 @@ class _Chunks:
     def _chunk(self, first_line: int, data: bytes) -> Iterator[pa.RecordBatch]:
         lines, ends = _lines(data)
         n = len(lines)
-        nfields = _fields_per_line(data, ends, ord(self.delim))
-        good_np = nfields == self.ncols
+        delim = ord(self.delim)
+        quotes = _check_quoting(data, ends, delim)
+        blank = _blank(data, ends)  # the reader gives a row of empty fields for these
+        fields, other_shape = self._split(data)
+        if other_shape is None:  # the threaded reader does not number them: count here
+            counts = _fields_per_line(data, ends, delim, quotes)
+            other_shape = np.flatnonzero((counts != self.ncols) & ~blank)
+        split = np.delete(np.arange(n), other_shape)  # the line of each row the reader gave
+        if len(split) != fields.num_rows:  # pragma: no cover - guarded by the line checks
+            raise RowLevel("the CSV reader saw other records than the lines")
+        good_np = ~blank
+        good_np[other_shape] = False
         if _has_total_word(data):  # lines that may be a total row: the row rules decide
             good_np &= ~np.asarray(pc.match_substring(lines, TOTAL_WORD, ignore_case=True))
-        idx = np.flatnonzero(good_np)
         fallback: list[int] = np.flatnonzero(~good_np).tolist()
+        taken = good_np[split]
+        idx = split[taken]
         if len(idx):
-            body = data if len(idx) == n else _join(lines.filter(pa.array(good_np)))
-            fields = self._split(body, len(idx))
+            if len(idx) != len(split):
+                fields = fields.filter(pa.array(taken))
             accepted, rejected, batch = self._values(fields, first_line + idx)
             fallback += idx[rejected].tolist()
             if batch is not None:
@@ -220,8 +231,17 @@ class _Chunks:
             texts = lines.take(pa.array(fallback)).to_pylist()
             yield from self._row_level([first_line + i for i in fallback], texts)
 
-    def _split(self, body: bytes, expected: int) -> pa.Table:
+    def _split(self, body: bytes) -> tuple[pa.Table, np.ndarray | None]:
+        """The used fields of every line of ``body`` with the header's number of fields (a
+        blank line gives a row of empty fields), and the indices of the other lines, which
+        it skips (None when the reader, using threads, cannot number them)."""
         names = self.names
+        other: list[int | None] = []
+
+        def other_shape(row: pacsv.InvalidRow) -> str:
+            other.append(None if row.number is None else row.number - 1)
+            return "skip"
+
         fields = pacsv.read_csv(
             pa.BufferReader(body),
             read_options=pacsv.ReadOptions(
@@ -234,6 +254,7 @@ class _Chunks:
                 escape_char=False,
                 newlines_in_values=False,
                 ignore_empty_lines=False,
+                invalid_row_handler=other_shape,
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
@@ -244,9 +265,9 @@ class _Chunks:
                 check_utf8=False,  # the file's bytes were checked (or made) UTF-8 already
             ),
         )
-        if fields.num_rows != expected:  # pragma: no cover - guarded by the line checks
-            raise RowLevel("the CSV reader saw other records than the lines")
-        return fields
+        if None in other:
+            return fields, None
+        return fields, np.array(other, dtype=np.int64)
 
     def _values(
         self, fields: pa.Table, rows: np.ndarray
@@ -414,28 +435,31 @@ def _lines(data: bytes) -> tuple[pa.StringArray, np.ndarray]:
 _QUOTE, _CR, _LF = ord('"'), ord("\r"), ord("\n")
 
 
-def _fields_per_line(data: bytes, ends: np.ndarray, delim: int) -> np.ndarray:
-    """CSV fields on each line, for lines whose quoting is well formed: every field unquoted
-    (no quote in it) or wholly quoted with ``""`` for a quote, so each record is one line and
-    Python's csv module and pyarrow's reader split it alike. Raises `RowLevel` for any other
-    quoting (a quote that might open a field running over lines).
-
-    Delimiters are counted line by line in one pass (`np.add.reduceat`); the few quotes are
-    then looked at by position: once every line has an even number of them, they pair up
-    (opening, closing) in order and the delimiters between a pair split nothing."""
+def _blank(data: bytes, ends: np.ndarray) -> np.ndarray:
+    """Which lines are empty (nothing before their LF or CRLF)."""
     buf = np.frombuffer(data, dtype=np.uint8)
-    if not len(ends):
-        return np.zeros(0, dtype=np.int32)
+    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)[: len(ends)]
+    length, first = ends - starts, buf[starts]  # every line has at least one byte
+    return ((length == 1) & (first == _LF)) | ((length == 2) & (first == _CR))
+
+
+def _check_quoting(data: bytes, ends: np.ndarray, delim: int) -> np.ndarray:
+    """The positions of the quotes in ``data``, for lines whose quoting is well formed:
+    every field unquoted (no quote in it) or wholly quoted with ``""`` for a quote, so each
+    record is one line and Python's csv module and pyarrow's reader split it alike. Raises
+    `RowLevel` for any other quoting (a quote that might open a field running over lines)
+    and for a carriage return that does not end a line.
+
+    Once every line has an even number of quotes, they pair up (opening, closing) in order;
+    each is checked by what stands before or after it."""
+    buf = np.frombuffer(data, dtype=np.uint8)
     if b"\r" in data:  # every CR must end a line (CRLF)
         cr = np.flatnonzero(buf == _CR)
         if cr[-1] == len(buf) - 1 or (buf[cr + 1] != _LF).any():
             raise RowLevel("a carriage return inside a line")
-    is_delim = buf == delim
-    starts = np.concatenate([[0], ends[:-1]])
-    fields = np.add.reduceat(is_delim, starts, dtype=np.int32) + 1
     qpos = np.flatnonzero(buf == _QUOTE)
     if not len(qpos):
-        return fields
+        return qpos
     q_line = np.searchsorted(ends, qpos, side="right")
     if (np.bincount(q_line, minlength=len(ends)) % 2).any():
         raise RowLevel("a quote left open at the end of a line (may span lines)")
@@ -447,26 +471,35 @@ def _fields_per_line(data: bytes, ends: np.ndarray, delim: int) -> np.ndarray:
     close_ok |= (nxt == _CR) | (nxt == _LF)
     if not np.where(opening, open_ok, close_ok).all():
         raise RowLevel("a quote inside an unquoted field or after a closing quote")
+    return qpos
+
+
+def _fields_per_line(data: bytes, ends: np.ndarray, delim: int, qpos: np.ndarray) -> np.ndarray:
+    """CSV fields on each line, given the quotes `_check_quoting` found well formed.
+
+    Delimiters are counted line by line in one pass (`np.add.reduceat`), less those between
+    each opening quote and its closing one."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if not len(ends):
+        return np.zeros(0, dtype=np.int32)
+    is_delim = buf == delim
+    starts = np.concatenate([[0], ends[:-1]])
+    fields = np.add.reduceat(is_delim, starts, dtype=np.int32) + 1
+    if not len(qpos):
+        return fields
+    q_line = np.searchsorted(ends, qpos[0::2], side="right")
     # delimiters from each opening quote up to its closing one, looking only at those bytes
     opens = qpos[0::2]
     spans = qpos[1::2] - opens  # >= 1: the opening quote itself
     first = np.cumsum(spans) - spans  # where each span starts among the bytes looked at
     at = np.arange(int(spans.sum())) + np.repeat(opens - first, spans)
     inside = np.add.reduceat(is_delim[at], first, dtype=np.int32)
-    np.subtract.at(fields, q_line[0::2], inside)
+    np.subtract.at(fields, q_line, inside)
     return fields
 
 
 def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-
-
-def _join(lines: pa.Array) -> bytes:
-    """The lines (with their endings) back into one buffer."""
-    chunk = lines.cast(pa.large_string()) if lines.nbytes > 2**31 - 1 else lines
-    offsets = pa.array([0, len(chunk)], pa.int32())
-    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, chunk), "")
-    return bytes(joined[0].as_buffer())
 
 
 def _amounts(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -476,11 +509,17 @@ def _amounts(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     places, whose unscaled value (read from its buffer) is the pence; brackets make it a
     credit. The pattern allows at most 15 digits and two decimals, so every value fits."""
     ok = np.asarray(pc.match_substring_regex(raw, AMOUNT_PATTERN))
-    text = pc.if_else(pa.array(ok), raw, "0")
-    credit = np.asarray(pc.match_substring(text, "("))
-    # the pattern allows spaces and brackets only around the number, commas only inside it
-    digits = pc.replace_substring(pc.utf8_trim(text, " ()"), ",", "")
-    decimal = pc.cast(digits, pa.decimal128(18, 2))
+    text = raw if ok.all() else pc.if_else(pa.array(ok), raw, "0")
+    # the pattern allows spaces and brackets only around the number, commas only inside it;
+    # each is looked for in the texts' bytes at once, and removed only where some text has it
+    data = text.buffers()[2]
+    chars = b"" if data is None else data.to_pybytes()
+    credit = np.asarray(pc.match_substring(text, "(")) if b"(" in chars else False
+    if b" " in chars or b"(" in chars:
+        text = pc.utf8_trim(text, " ()")
+    if b"," in chars:
+        text = pc.replace_substring(text, ",", "")
+    decimal = pc.cast(text, pa.decimal128(18, 2))
     # little-endian 128-bit unscaled values: the low 64 bits hold every value that fits
     words = np.frombuffer(decimal.buffers()[1], dtype=np.int64).reshape(-1, 2)
     pence = words[decimal.offset : decimal.offset + len(decimal), 0].copy()
