@@ -8,9 +8,9 @@ process (``functools.lru_cache``): the workspace is read-only while the dashboar
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import pandas as pd
 
@@ -600,7 +600,31 @@ def row_ids(rows: pd.DataFrame) -> pd.Series:
     return ids(rows)
 
 
+T = TypeVar("T")
+
+
+def view(build: Callable[..., T], *key: Hashable) -> T:
+    """``build(*key)``, built once per workspace, builder and ``key`` and shared afterwards.
+
+    A page's answer for a place and year (its cards, figures as JSON, grid rows) costs more
+    to build than to send; partners in a workshop ask for the same few places, so a callback
+    passes its builder here and a repeat is a look-up. What ``build`` returns is shared
+    between callers: it must not be changed. `set_workspace` forgets every view."""
+    workspace: Any = get_workspace()  # cached by identity (read-only while serving)
+    return cast(T, _view(workspace, build, *key))
+
+
+#: Views kept (least recently used dropped first): every pilot and year on a few pages.
+VIEW_CACHE_SIZE = 512
+
+
+@lru_cache(maxsize=VIEW_CACHE_SIZE)
+def _view(workspace: Any, build: Callable[..., Any], *key: Hashable) -> Any:
+    return build(*key)
+
+
 _CACHED = (
+    _view,
     pilot_names,
     years,
     count,

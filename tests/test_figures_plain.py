@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboards.figures import plain
-from dashboards.figures.breakdown import agency_bar, function_bar
+from dashboards.figures.breakdown import agency_bar, empty_figure, function_bar, placeholder
 from dashboards.figures.maps import area_choropleth
 
 VIEW = ({"lon": -1.5, "lat": 52.5}, 6.0)
@@ -68,8 +68,15 @@ def _areas(values: list[float], in_place: list[bool]) -> pd.DataFrame:
             level="upper_tier",
             view=VIEW,
         ),
+        lambda: empty_figure("No spend to show for spend by agency type."),
     ],
-    ids=["agency-bars-with-negative-and-missing", "one-function", "map-with-place", "flat-map"],
+    ids=[
+        "agency-bars-with-negative-and-missing",
+        "one-function",
+        "map-with-place",
+        "flat-map",
+        "empty",
+    ],
 )
 def test_plain_figure_is_valid_plotly_and_identical_to_the_validated_one(build: Any) -> None:
     fast, checked = _both(build)
@@ -85,3 +92,11 @@ def test_an_invalid_property_is_caught_when_validating() -> None:
             plain.figure([{"type": "bar", "orientation": "diagonal"}], {})
     finally:
         plain.VALIDATE = False
+
+
+def test_a_placeholder_is_the_empty_figure_without_the_default_template() -> None:
+    """Page layouts send graphs' 'Loading…' figures as JSON, without the template."""
+    fig = empty_figure("Loading…").to_plotly_json()
+    del fig["layout"]["template"]
+    assert json.dumps(placeholder(), sort_keys=True) == json.dumps(fig, sort_keys=True)
+    assert placeholder("Choose a place.")["layout"]["annotations"][0]["text"] == "Choose a place."

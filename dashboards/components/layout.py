@@ -9,7 +9,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from dashboards.components.downloads import figure_downloads, graph_config
-from dashboards.figures.breakdown import empty_figure
+from dashboards.figures.breakdown import placeholder
 from dashboards.figures.compare import MEASURES
 
 #: The measure picker of the pages comparing places (value, label).
@@ -46,7 +46,7 @@ AMOUNT_COLUMNS: list[dict[str, Any]] = [
 def figure(graph_id: str, stem: str) -> list[Any]:
     """A graph (says 'Loading…' until its callback answers) and its PNG/SVG download buttons;
     ``stem`` names the downloaded files."""
-    graph = dcc.Graph(id=graph_id, figure=empty_figure("Loading…"), config=graph_config(stem))
+    graph = dcc.Graph(id=graph_id, figure=placeholder(), config=graph_config(stem))
     return [dcc.Loading(graph, type="dot"), figure_downloads(graph_id, stem)]
 
 

@@ -7,6 +7,8 @@ reads without its axis, and the bars add up to the count's total.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -30,27 +32,39 @@ FONT = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "s
 
 
 def empty_figure(message: str) -> go.Figure:
-    """A figure that says ``message`` in words (instead of an empty chart)."""
-    fig = go.Figure()
-    fig.add_annotation(
-        text=message,
-        x=0.5,
-        y=0.5,
-        xref="paper",
-        yref="paper",
-        showarrow=False,
-        font={**FONT, "size": 15, "color": "#444"},
-    )
-    fig.update_layout(
-        xaxis={"visible": False},
-        yaxis={"visible": False},
-        plot_bgcolor="white",
-        paper_bgcolor="white",
-        height=220,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        meta={"empty": True, "message": message},
-    )
-    return fig
+    """A figure that says ``message`` in words (instead of an empty chart); built without
+    plotly's validation (it was ~4 ms a figure, three times in a page's layout)."""
+    return figure([], _empty_layout(message))
+
+
+def placeholder(message: str = "Loading…") -> dict[str, Any]:
+    """`empty_figure` as the JSON a page's layout sends for a graph until its callback
+    answers: without plotly's default template (7.5 kB a figure, with nothing to draw) and
+    without making a figure object (~1.5 ms)."""
+    return {"data": [], "layout": _empty_layout(message)}
+
+
+def _empty_layout(message: str) -> dict[str, Any]:
+    return {
+        "annotations": [
+            {
+                "text": message,
+                "x": 0.5,
+                "y": 0.5,
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "font": {**FONT, "size": 15, "color": "#444"},
+            }
+        ],
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        "height": 220,
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "meta": {"empty": True, "message": message},
+    }
 
 
 def agency_bar(rows_by_agency: pd.DataFrame, title: str = "Spend by agency type") -> go.Figure:

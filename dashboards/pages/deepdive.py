@@ -19,7 +19,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from dashboards import data, data_themes
 from dashboards.components.kpi import kpi_card, kpi_row
 from dashboards.components.prices import terms_switch, terms_value
-from dashboards.figures.breakdown import agency_bar, empty_figure
+from dashboards.figures.breakdown import agency_bar, empty_figure, placeholder
 from dashboards.figures.deepdive import SPLIT_TITLES, service_line_bar, split_bar
 from dashboards.figures.money import format_count, format_gbp, format_share
 from totalplace.errors import TotalPlaceError
@@ -228,7 +228,7 @@ def _dropdown(dropdown_id: str, options: list[Any], value: str | None) -> dcc.Dr
 def _graph(graph_id: str) -> dcc.Graph:
     return dcc.Graph(
         id=graph_id,
-        figure=empty_figure("Loading…"),
+        figure=placeholder(),
         config={"displaylogo": False, "responsive": True},
     )
 

@@ -29,7 +29,7 @@ from dashboards.components.downloads import (
 from dashboards.components.geomap import merge_geometry
 from dashboards.components.layout import AMOUNT_COLUMNS, MEASURE_OPTIONS, error_page, grid
 from dashboards.components.prices import terms_field, terms_switch, terms_value
-from dashboards.figures.breakdown import empty_figure
+from dashboards.figures.breakdown import empty_figure, placeholder
 from dashboards.figures.compare import MEASURES
 from dashboards.figures.maps import area_choropleth, view_for
 from totalplace.errors import TotalPlaceError
@@ -145,7 +145,7 @@ def layout(
                     dcc.Store(id=FIGURE),
                     dcc.Graph(
                         id=GRAPH,
-                        figure=empty_figure("Loading…"),
+                        figure=placeholder(),
                         config=graph_config("totalplace-map", scroll_zoom=True),
                         className="map-graph",
                     ),

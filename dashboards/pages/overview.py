@@ -29,7 +29,7 @@ from dashboards.components.downloads import (
 from dashboards.components.geomap import merge_geometry
 from dashboards.components.kpi import kpi_card, kpi_row
 from dashboards.components.prices import terms_switch, terms_value
-from dashboards.figures.breakdown import agency_bar, empty_figure, function_bar
+from dashboards.figures.breakdown import agency_bar, empty_figure, function_bar, placeholder
 from dashboards.figures.maps import area_choropleth, view_for
 from dashboards.figures.money import format_count, format_gbp, format_per_head, format_share
 from totalplace.errors import TotalPlaceError
@@ -247,7 +247,7 @@ def _control(label: str, control: Any) -> html.Div:
 def _graph(graph_id: str, scroll_zoom: bool = False) -> dcc.Graph:
     return dcc.Graph(
         id=graph_id,
-        figure=empty_figure("Loading…"),
+        figure=placeholder(),
         config=graph_config(file_stem(graph_id), scroll_zoom=scroll_zoom),
     )
 
@@ -283,6 +283,12 @@ def sync_url(place: str | None, year: str | None, terms: str | None) -> str:
 def update_count(place: str | None, year: str | None, terms: str | None) -> tuple[Any, ...]:
     """The count's cards, bars, table and caveats for the chosen place and year, in cash or
     real terms."""
+    return data.view(count_view, place, year, terms)
+
+
+def count_view(place: str | None, year: str | None, terms: str | None) -> tuple[Any, ...]:
+    """`update_count`'s answer, built once per place, year and terms (`data.view`), with its
+    figures as their JSON so that a repeat is not converted again."""
     if not place or not year:
         return _failed("Choose a place and a year.")
     try:
@@ -290,11 +296,13 @@ def update_count(place: str | None, year: str | None, terms: str | None) -> tupl
     except TotalPlaceError as exc:
         return _failed(str(exc))
     label = data.terms_label(terms)
+    agency = agency_bar(result.by("agency_type"), "Spend by agency type" + label)
+    function = function_bar(result.by("function"), "Spend by function (COFOG division)" + label)
     return (
         _kpis(result, label),
         _councils_sentence(result),
-        agency_bar(result.by("agency_type"), "Spend by agency type" + label),
-        function_bar(result.by("function"), "Spend by function (COFOG division)" + label),
+        agency.to_plotly_json(),
+        function.to_plotly_json(),
         _grid_rows(result),
         [html.Li(c) for c in result.caveats] or [html.Li("None recorded for this count.")],
     )
@@ -320,6 +328,11 @@ def load_boundaries(_place: str | None, held: Any) -> Any:
 def update_map(place: str | None, year: str | None, terms: str | None) -> Any:
     """Per-head spend of the districts in the place's region, the place outlined (the figures
     only: the browser puts the boundaries in)."""
+    return data.view(map_view, place, year, terms)
+
+
+def map_view(place: str | None, year: str | None, terms: str | None) -> dict[str, Any]:
+    """`update_map`'s answer, built once per place, year and terms (`data.view`)."""
     if not place or not year:
         return empty_figure("Choose a place and a year.").to_plotly_json()
     try:
@@ -346,7 +359,7 @@ merge_geometry("overview-map", MAP_FIGURE, MAP_GEO)
 
 
 def _failed(message: str) -> tuple[Any, ...]:
-    fig = empty_figure(message)
+    fig = empty_figure(message).to_plotly_json()
     return (html.P(message, className="error"), "", fig, fig, [], [])
 
 
