@@ -64,6 +64,16 @@ def test_the_overview_answer_is_shared_and_equal_to_one_built_afresh(workspace: 
         assert overview.update_map("Kent", "2010-11", None) is overview.update_map(
             "Kent", "2010-11", None
         )
+        map_page = sys.modules[
+            next(p["module"] for p in dash.page_registry.values() if p["path"] == "/map")
+        ]
+        choice = ("Kent", "2010-11", "per_head", None, None, "district", "region", None)
+        shown = map_page.update_map(*choice)
+        assert map_page.update_map(*choice) is shown
+        assert json.dumps(map_page.map_view(*choice), default=_plain) == json.dumps(
+            shown, default=_plain
+        )
+        assert shown[1] and shown[0]["data"]  # the table's rows and the map's figures
     finally:
         data.set_workspace(None)
 

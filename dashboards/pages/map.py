@@ -259,6 +259,20 @@ def update_map(
     terms: str | None = None,
 ) -> tuple[Any, Any, Any]:
     """The map's figures (no boundaries: the browser has them), its table and its note."""
+    return data.view(map_view, place, year, measure, function, agency, level, area, terms)
+
+
+def map_view(
+    place: str | None,
+    year: str | None,
+    measure: str | None,
+    function: str | None,
+    agency: str | None,
+    level: str | None,
+    area: str | None,
+    terms: str | None,
+) -> tuple[Any, Any, Any]:
+    """`update_map`'s answer, built once per choice of the controls (`data.view`)."""
     if not place or not year:
         return empty_figure("Choose a place and a year.").to_plotly_json(), [], ""
     measure = measure if measure in MEASURES else "per_head"
