@@ -248,18 +248,10 @@ def _describe(
     Input(AREA, "value"),
     Input(TERMS, "value"),
 )
-def update_map(
-    place: str | None,
-    year: str | None,
-    measure: str | None,
-    function: str | None,
-    agency: str | None,
-    level: str | None,
-    area: str | None,
-    terms: str | None = None,
-) -> tuple[Any, Any, Any]:
-    """The map's figures (no boundaries: the browser has them), its table and its note."""
-    return data.view(map_view, place, year, measure, function, agency, level, area, terms)
+def update_map(*controls: str | None) -> tuple[Any, Any, Any]:
+    """The map's figures (no boundaries: the browser has them), its table and its note, for
+    the controls' values (`map_view`'s arguments), built once for each (`data.view`)."""
+    return data.view(map_view, *controls)
 
 
 def map_view(
@@ -270,9 +262,9 @@ def map_view(
     agency: str | None,
     level: str | None,
     area: str | None,
-    terms: str | None,
+    terms: str | None = None,
 ) -> tuple[Any, Any, Any]:
-    """`update_map`'s answer, built once per choice of the controls (`data.view`)."""
+    """The answer of `update_map` for one choice of the controls."""
     if not place or not year:
         return empty_figure("Choose a place and a year.").to_plotly_json(), [], ""
     measure = measure if measure in MEASURES else "per_head"
