@@ -614,13 +614,19 @@ def view(build: Callable[..., T], *key: Hashable) -> T:
     return cast(T, _view(workspace, build, *key))
 
 
-#: Views kept (least recently used dropped first): every pilot and year on a few pages.
+#: Views kept (least recently used dropped first): every pilot, year and theme on a few
+#: pages, and a few drill-down selections.
 VIEW_CACHE_SIZE = 512
 
 
 @lru_cache(maxsize=VIEW_CACHE_SIZE)
 def _view(workspace: Any, build: Callable[..., Any], *key: Hashable) -> Any:
     return build(*key)
+
+
+def clear_views() -> None:
+    """Forget every view (`set_workspace` does too)."""
+    _view.cache_clear()
 
 
 _CACHED = (

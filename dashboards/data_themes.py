@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pandas as pd
 
@@ -148,25 +148,12 @@ def view(
     (``TotalPlaceError``) are not kept (``lru_cache`` keeps only answers): the next call tries
     again.
     """
-    workspace: Any = data.get_workspace()  # cached by identity (read-only while serving)
-    return cast(T, _view(workspace, place, year, theme, terms, build, *key))
+    return data.view(_themed, build, place, year, theme, terms, *key)
 
 
-#: Built views kept (least recently used dropped first): every pilot, theme and a few
-#: drill-down selections each.
-VIEW_CACHE_SIZE = 512
-
-
-@lru_cache(maxsize=VIEW_CACHE_SIZE)
-def _view(
-    workspace: Any,
-    place: str,
-    year: str,
-    theme: str,
-    terms: str | None,
-    build: Callable[..., Any],
-    *key: str,
-) -> Any:
+def _themed(
+    build: Callable[..., T], place: str, year: str, theme: str, terms: str | None, *key: str
+) -> T:
     return build(breakdown(place, year, theme, terms), *key)
 
 
@@ -240,4 +227,4 @@ def clear_caches() -> None:
     themes.cache_clear()
     _breakdown.cache_clear()
     _in_prices.cache_clear()
-    _view.cache_clear()
+    data.clear_views()
