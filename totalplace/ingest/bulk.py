@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import tempfile
+import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from totalplace.ingest.base import ParseContext, ParseResult, get_adapter
 from totalplace.ingest.columnar import COLUMNAR, RowLevel
 from totalplace.ingest.pipeline import (
     FileReport,
+    batch_counts,
     check_accounting,
     check_counts,
     checked_adapter,
@@ -174,16 +178,35 @@ def _worker() -> None:
     os.nice(WORKER_NICENESS)
 
 
+class _InProcess:
+    """`_pool` with one worker: each task runs in this process when submitted."""
+
+    parallel = False
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        done: Future[Any] = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:
+            done.set_exception(exc)
+        return done
+
+
 @contextmanager
-def _pool(workers: int) -> Iterator[Callable[[Callable[..., Any], list[tuple[Any, ...]]], Any]]:
-    """``run(fn, argument tuples)``: results in order, from ``workers`` processes (or this one)."""
+def _pool(workers: int) -> Iterator[Any]:
+    """Something to ``submit(fn, *args)`` to: ``workers`` processes (or this one)."""
     if workers <= 1:
-        yield lambda fn, jobs: (fn(*a) for a in jobs)
+        yield _InProcess()
         return
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker) as ex:
-        yield lambda fn, jobs: ex.map(fn, *zip(*jobs, strict=True)) if jobs else iter(())
+        ex.parallel = True  # type: ignore[attr-defined]
+        try:
+            yield ex
+        except BaseException:
+            ex.shutdown(wait=True, cancel_futures=True)  # not every file parsed in vain
+            raise
 
 
 def ingest_files(
@@ -204,56 +227,15 @@ def ingest_files(
     ]
     reports: list[FileReport | None] = [None] * len(jobs)
     n_workers = max(1, min(workers or default_workers(), len(jobs)))
-    with (
-        _pool(n_workers) as run,
+    with (  # the pool is shut down (its workers done) before the scratch folder goes
         tempfile.TemporaryDirectory(prefix=".ingest-", dir=store.path.parent) as scratch,
+        _pool(n_workers) as pool,
     ):
-        prepared: list[_Prepared] = list(run(_prepare, [(j.path, adapter) for j in jobs]))
-        todo: list[int] = []
-        later: list[int] = []
-        held = store.contents()
-        index = store.batch_index()
-        seen: dict[tuple[str, str], int] = {}
-        paths: set[Path] = set()
-        for i, (job, prep) in enumerate(zip(jobs, prepared, strict=True)):
-            name = job.path.name
-            if prep.error is not None:
-                reports[i] = FileReport(name, prep.adapter, "error", message=prep.error)
-            elif prep.target != "ledger":
-                later.append(i)
-            elif not force and (old := held.get((prep.digest, prep.adapter))):
-                sid = _source_id(job, prep.digest)
-                reports[i] = unchanged_report(store, job.path, prep.adapter, old, sid)
-            elif (prep.digest, prep.adapter) in seen or job.path.resolve() in paths:
-                later.append(i)  # a copy of a file of this call: decided once that is written
-            else:
-                try:  # what it supersedes, or a refusal to add a second version silently
-                    prep.replaces = superseded(
-                        index,
-                        job.path,
-                        prep.digest,
-                        prep.adapter,
-                        source_id=job.source_id,
-                        replaces=None,
-                        force=force,
-                    )
-                except TotalPlaceError as exc:
-                    reports[i] = FileReport(name, prep.adapter, "error", message=str(exc))
-                    continue
-                seen[(prep.digest, prep.adapter)] = i
-                paths.add(job.path.resolve())
-                todo.append(i)
-        args = [
-            (
-                jobs[i].path,
-                prepared[i].adapter,
-                _source_id(jobs[i], prepared[i].digest),
-                jobs[i].options,
-                Path(scratch) / f"{i}.arrow",
-            )
-            for i in todo
-        ]
-        _write(store, jobs, prepared, todo, run(_parse, args), reports, commit_rows, Path(scratch))
+        plan = _Plan(store, jobs, reports, force)
+        decisions = _decisions(pool, plan, adapter, Path(scratch))
+        with closing(_results(pool, decisions)) as parsed:
+            _write(store, jobs, plan.prepared, parsed, reports, commit_rows, Path(scratch))
+    later = plan.later
     for i in later:
         job = jobs[i]
         reports[i] = ingest_file(
@@ -265,6 +247,138 @@ def ingest_files(
             force=force,
         )
     return [r for r in reports if r is not None]
+
+
+#: Files prepared (checked, detected, hashed) by one task of the pool: fewer round trips
+#: through the writer's process, which hands the tasks out.
+PREPARE_FILES = 16
+#: Tasks of preparation queued ahead of the parsing: the pool's queue interleaves the two, so
+#: the first files are parsed (and written) while later ones are still being hashed.
+PREPARE_AHEAD = 4
+
+
+class _Plan:
+    """What becomes of each prepared file, decided in order as the preparations arrive: an
+    error, unchanged, left for later (not a ledger file, or a copy of a file of this call), or
+    parsed. Decisions read snapshots of the store taken before any write, so they do not
+    depend on how far the writer has got."""
+
+    def __init__(
+        self, store: Store, jobs: list[FileJob], reports: list[FileReport | None], force: bool
+    ) -> None:
+        self.jobs, self.reports, self.force = jobs, reports, force
+        self.held = store.contents()
+        self.index = store.batch_index()
+        self.counts = batch_counts(store) if not force else {}
+        self.prepared = [_Prepared() for _ in jobs]
+        self.later: list[int] = []
+        self.seen: set[tuple[str, str]] = set()
+        self.paths: set[Path] = set()
+
+    def decide(self, i: int, prep: _Prepared) -> bool:
+        """Record file ``i``'s preparation; True when it is to be parsed now."""
+        self.prepared[i] = prep
+        job = self.jobs[i]
+        name = job.path.name
+        if prep.error is not None:
+            self.reports[i] = FileReport(name, prep.adapter, "error", message=prep.error)
+            return False
+        if prep.target != "ledger":
+            self.later.append(i)
+            return False
+        key = (prep.digest, prep.adapter)
+        if not self.force and (old := self.held.get(key)):
+            sid = _source_id(job, prep.digest)
+            self.reports[i] = unchanged_report(self.counts[old], job.path, prep.adapter, old, sid)
+            return False
+        if key in self.seen or job.path.resolve() in self.paths:
+            self.later.append(i)  # a copy of a file of this call: decided once that is written
+            return False
+        try:  # what it supersedes, or a refusal to add a second version silently
+            prep.replaces = superseded(
+                self.index,
+                job.path,
+                prep.digest,
+                prep.adapter,
+                source_id=job.source_id,
+                replaces=None,
+                force=self.force,
+            )
+        except TotalPlaceError as exc:
+            self.reports[i] = FileReport(name, prep.adapter, "error", message=str(exc))
+            return False
+        self.seen.add(key)
+        self.paths.add(job.path.resolve())
+        return True
+
+
+def _prepare_many(items: list[tuple[Path, str | None]]) -> list[_Prepared]:
+    return [_prepare(path, adapter) for path, adapter in items]
+
+
+def _decisions(
+    pool: Any, plan: _Plan, adapter: str | None, scratch: Path
+) -> Iterator[tuple[int, Future[_Parsed]]]:
+    """Each file to parse, in order, with its parse submitted to the pool as soon as its
+    preparation is decided (`PREPARE_FILES`, `PREPARE_AHEAD`)."""
+    jobs = plan.jobs
+    starts = iter(range(0, len(jobs), PREPARE_FILES))
+    ahead: deque[tuple[int, Future[list[_Prepared]]]] = deque()
+
+    def prepare_next() -> None:
+        k = next(starts, None)
+        if k is not None:
+            items = [(j.path, adapter) for j in jobs[k : k + PREPARE_FILES]]
+            ahead.append((k, pool.submit(_prepare_many, items)))
+
+    for _ in range(PREPARE_AHEAD):
+        prepare_next()
+    while ahead:
+        k, task = ahead.popleft()
+        prepare_next()
+        for i, prep in enumerate(task.result(), start=k):
+            if plan.decide(i, prep):
+                job = jobs[i]
+                sid = _source_id(job, prep.digest)
+                ipc = scratch / f"{i}.arrow"
+                yield i, pool.submit(_parse, job.path, prep.adapter, sid, job.options, ipc)
+
+
+def _results(
+    pool: Any, decisions: Iterator[tuple[int, Future[_Parsed]]]
+) -> Generator[tuple[int, _Parsed], None, None]:
+    """Each parsed file's result, in order. With a pool of processes the decisions are made
+    in a thread of their own, so the pool never waits for the writer to ask for more."""
+    if not getattr(pool, "parallel", False):
+        for i, task in decisions:
+            yield i, task.result()
+        return
+    handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    stop = threading.Event()
+    done = object()
+
+    def decide_all() -> None:
+        try:
+            for item in decisions:
+                handed.put(item)
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # raised again in the writer's thread
+            handed.put(exc)
+        finally:
+            handed.put(done)
+
+    thread = threading.Thread(target=decide_all, name="ingest-decisions", daemon=True)
+    thread.start()
+    try:
+        while (item := handed.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            i, task = item
+            yield i, task.result()
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _source_id(job: FileJob, digest: str) -> str:
@@ -372,17 +486,16 @@ def _write(
     store: Store,
     jobs: list[FileJob],
     prepared: list[_Prepared],
-    todo: list[int],
-    parsed: Iterable[_Parsed],
+    parsed: Iterable[tuple[int, _Parsed]],
     reports: list[FileReport | None],
     commit_rows: int | None,
     scratch: Path,
 ) -> None:
-    """Write each parsed file's batch, in order, through one `_Writer`."""
+    """Write each parsed file's batch (file ``i``'s result), in order, through one `_Writer`."""
     writer = _Writer(store, commit_rows)
     with store.limits(WRITER_MEMORY, threads=WRITER_THREADS):
         try:
-            for i, res in zip(todo, parsed, strict=True):
+            for i, res in parsed:
                 job, prep, ipc = jobs[i], prepared[i], scratch / f"{i}.arrow"
                 if res.error is not None:
                     reports[i] = FileReport(job.path.name, prep.adapter, "error", message=res.error)

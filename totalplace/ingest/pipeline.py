@@ -177,23 +177,33 @@ def superseded(
     return pd.concat(found, ignore_index=True).drop_duplicates("batch_id")
 
 
+#: A batch's counts as `unchanged_report` gives them: rows read, in the ledger, quarantined,
+#: and the amount in pence.
+BatchCounts = tuple[int, int, int, int]
+
+
+def batch_counts(store: Store, batch_id: str | None = None) -> dict[str, BatchCounts]:
+    """Each batch's `BatchCounts` (or only ``batch_id``'s), by batch id."""
+    sql = "SELECT batch_id, rows_read, rows_ledger, rows_quarantined, amount_pence FROM batches"
+    rows = store.con.execute(
+        sql + (" WHERE batch_id = ?" if batch_id else ""), [batch_id] if batch_id else []
+    ).fetchall()
+    return {r[0]: (int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows}
+
+
 def unchanged_report(
-    store: Store, path: Path, adapter: str, batch_id: str, source_id: str = ""
+    counts: BatchCounts, path: Path, adapter: str, batch_id: str, source_id: str = ""
 ) -> FileReport:
-    """The report for a file whose content batch ``batch_id`` already holds."""
-    b = store.query(
-        "SELECT rows_read, rows_ledger, rows_quarantined, amount_pence "
-        "FROM batches WHERE batch_id = ?",
-        [batch_id],
-    ).iloc[0]
+    """The report for a file whose content batch ``batch_id`` (with these counts) holds."""
+    rows_read, rows_ledger, rows_quarantined, pence = counts
     return FileReport(
         path.name,
         adapter,
         "unchanged",
-        int(b["rows_read"]),
-        int(b["rows_ledger"]),
-        int(b["rows_quarantined"]),
-        int(b["amount_pence"]) / 100,
+        rows_read,
+        rows_ledger,
+        rows_quarantined,
+        pence / 100,
         f"same content already ingested (batch {batch_id})",
         source_id=source_id,
         batch_id=batch_id,
@@ -237,7 +247,8 @@ def ingest_file(
         digest = sha256_file(path)
         sid = source_id or local_source_id(path, digest)
         if not force and (existing := store.has_content(digest, chosen.name)):
-            return unchanged_report(store, path, chosen.name, existing, sid)
+            counts = batch_counts(store, existing)[existing]
+            return unchanged_report(counts, path, chosen.name, existing, sid)
         old = superseded(
             store,
             path,
