@@ -80,3 +80,40 @@ def test_the_overview_answer_is_shared_and_equal_to_one_built_afresh(workspace: 
 
 def _plain(value: Any) -> Any:
     return value.to_plotly_json() if hasattr(value, "to_plotly_json") else str(value)
+
+
+def _page(path: str) -> Any:
+    """The module Dash registered for the page at ``path``."""
+    return sys.modules[next(p["module"] for p in dash.page_registry.values() if p["path"] == path)]
+
+
+@pytest.mark.mirror
+def test_compare_and_flows_answers_are_shared_and_equal_to_ones_built_afresh(
+    workspace: Any,
+) -> None:
+    from dashboards.app import create_app
+
+    create_app(workspace)
+    compare, flows = _page("/compare"), _page("/flows")
+    try:
+        choice = ("Kent", "2010-11", "per_head", None, ["E07000110", "E07000111"], None)
+        shown = compare.update_compare(*choice)
+        assert compare.update_compare(*choice) is shown  # the peers' list is part of the key
+        fresh = compare.compare_view(*choice[:4], tuple(choice[4]), None)
+        assert json.dumps(fresh, default=_plain) == json.dumps(shown, default=_plain)
+        lines, ranked, rows, note = shown
+        names = {r["name"] for r in rows}
+        assert {"Kent", "England", "Peer group"} <= names and note
+        assert lines["data"] and ranked["data"]
+        other = compare.update_compare(*choice[:4], ["E07000110"], None)
+        assert other is not shown and "Peer group" not in {r["name"] for r in other[2]}
+
+        sankey = flows.update_flows("Kent", "2010-11", "8", None)
+        assert flows.update_flows("Kent", "2010-11", "8", None) is sankey
+        again = flows.flows_view("Kent", "2010-11", "8", None)
+        assert json.dumps(again, default=_plain) == json.dumps(sankey, default=_plain)
+        figure, table, _ = sankey
+        assert figure["data"][0]["type"] == "sankey" and table
+        assert flows.update_flows("Kent", "2010-11", "8", "real") is not sankey
+    finally:
+        data.set_workspace(None)

@@ -211,15 +211,28 @@ def update_compare(
     peers: list[str] | None,
     terms: str | None = None,
 ) -> tuple[Any, ...]:
-    """Lines over the years, the ranking in the chosen year, its table and the population note."""
+    """Lines over the years, the ranking in the chosen year, its table and the population
+    note, built once for each choice of the controls (`data.view`)."""
+    return data.view(compare_view, place, year, measure, function, tuple(peers or ()), terms)
+
+
+def compare_view(
+    place: str | None,
+    year: str | None,
+    measure: str | None,
+    function: str | None,
+    peers: tuple[str, ...],
+    terms: str | None = None,
+) -> tuple[Any, ...]:
+    """The answer of `update_compare` for one choice of the controls (figures as JSON)."""
     if not place or not year:
-        fig = empty_figure("Choose a place and a year.")
+        fig = empty_figure("Choose a place and a year.").to_plotly_json()
         return fig, fig, [], ""
     measure = measure if measure in MEASURES else "per_head"
     try:
-        frame = _frame(place, peers or [], function, terms)
+        frame = _frame(place, list(peers), function, terms)
     except TotalPlaceError as exc:
-        fig = empty_figure(str(exc))
+        fig = empty_figure(str(exc)).to_plotly_json()
         return fig, fig, [], ""
     label = MEASURES[measure][1]
     fn_label = dict(data.function_options()).get(function or "")
@@ -228,7 +241,7 @@ def update_compare(
     lines = compare_lines(frame, measure, f"{what}, every year")
     ranked = compare_ranked(one_year, measure, f"{what}, {year}")
     rows = one_year[["name", "role", "population", "amount_gbp", "per_head_gbp"]].to_dict("records")
-    return lines, ranked, rows, _population_sentence(frame)
+    return lines.to_plotly_json(), ranked.to_plotly_json(), rows, _population_sentence(frame)
 
 
 @callback(

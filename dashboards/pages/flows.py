@@ -133,13 +133,21 @@ def _rows(flows: Any) -> list[dict[str, Any]]:
 def update_flows(
     place: str | None, year: str | None, top: str | None, terms: str | None = None
 ) -> tuple[Any, Any, Any]:
-    """The Sankey, its table and a sentence on what was replaced, in cash or real terms."""
+    """The Sankey, its table and a sentence on what was replaced, in cash or real terms,
+    built once for each choice of the controls (`data.view`)."""
+    return data.view(flows_view, place, year, top, terms)
+
+
+def flows_view(
+    place: str | None, year: str | None, top: str | None, terms: str | None = None
+) -> tuple[Any, Any, Any]:
+    """The answer of `update_flows` for one choice of the controls (the figure as JSON)."""
     if not place or not year:
-        return empty_figure("Choose a place and a year."), [], ""
+        return empty_figure("Choose a place and a year.").to_plotly_json(), [], ""
     try:
         flows = data.in_terms(data.flows(place, year), terms_value(terms), year)
     except TotalPlaceError as exc:
-        return empty_figure(str(exc)), [], ""
+        return empty_figure(str(exc)).to_plotly_json(), [], ""
     n = int(top) if top and top.isdigit() else TOP_FUNDERS
     fig = flow_sankey(flows, f"{place}, {year}{data.terms_label(terms)}", top=n)
     replaced = flows.loc[flows["replaced"], "amount_pence"].sum() / 100
@@ -151,7 +159,7 @@ def update_flows(
         else f"No councils' outturn is loaded for {year}: councils' spend is CRA's, shared by "
         "drivers, and nothing was replaced."
     )
-    return fig, _rows(flows), note
+    return fig.to_plotly_json(), _rows(flows), note
 
 
 @callback(
