@@ -181,8 +181,6 @@ def _worker() -> None:
 class _InProcess:
     """`_pool` with one worker: each task runs in this process when submitted."""
 
-    parallel = False
-
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         done: Future[Any] = Future()
         try:
@@ -201,7 +199,6 @@ def _pool(workers: int) -> Iterator[Any]:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker) as ex:
-        ex.parallel = True  # type: ignore[attr-defined]
         try:
             yield ex
         except BaseException:
@@ -349,7 +346,7 @@ def _results(
 ) -> Generator[tuple[int, _Parsed], None, None]:
     """Each parsed file's result, in order. With a pool of processes the decisions are made
     in a thread of their own, so the pool never waits for the writer to ask for more."""
-    if not getattr(pool, "parallel", False):
+    if isinstance(pool, _InProcess):
         for i, task in decisions:
             yield i, task.result()
         return
