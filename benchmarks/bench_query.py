@@ -221,11 +221,20 @@ def replicate(store_path: Path, target_rows: int) -> tuple[int, float]:
         while n < target_rows:
             k += 1
             take = target_rows - n
+            # the store keeps a ledger row as a narrow row naming its key (batch, body…):
+            # copy the spend keys under new batch ids and numbers, then rows naming them
+            first = con.execute("SELECT max(key_id) + 1 FROM ledger_keys").fetchone()[0]  # type: ignore[index]
+            spend = "source_id LIKE 'spend:%' AND batch_id NOT LIKE '%#%'"
             con.execute(
-                "INSERT INTO ledger SELECT * REPLACE (batch_id || $suffix AS batch_id) "
-                "FROM ledger WHERE source_id LIKE 'spend:%' AND batch_id NOT LIKE '%#%' "
+                "INSERT INTO ledger_keys SELECT * REPLACE (key_id + $first AS key_id, "
+                f"batch_id || $suffix AS batch_id) FROM ledger_keys WHERE {spend}",
+                {"suffix": f"#{k}", "first": first},
+            )
+            con.execute(
+                "INSERT INTO ledger_rows SELECT * REPLACE (key_id + $first AS key_id) "
+                f"FROM ledger_rows WHERE key_id IN (SELECT key_id FROM ledger_keys WHERE {spend}) "
                 "LIMIT $take",
-                {"suffix": f"#{k}", "take": take},
+                {"first": first, "take": take},
             )
             n = int(con.execute("SELECT count(*) FROM ledger").fetchone()[0])  # type: ignore[index]
         con.execute("CHECKPOINT")
@@ -247,7 +256,7 @@ def export_parquet(store_path: Path, folder: Path) -> tuple[Path, float, int]:
     con = duckdb.connect(str(store_path), read_only=True)
     try:
         con.execute(
-            f"COPY (SELECT *, rowid AS rid FROM ledger) TO '{dataset}' "
+            f"COPY (SELECT * EXCLUDE (rowid), rowid AS rid FROM ledger) TO '{dataset}' "
             "(FORMAT parquet, PARTITION_BY (year, source_id))"
         )
     finally:
@@ -261,7 +270,7 @@ def export_parquet(store_path: Path, folder: Path) -> tuple[Path, float, int]:
             "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'"
         ).fetchall()
         for (name,) in tables:
-            if name != "ledger":
+            if name not in ("ledger", "ledger_rows", "ledger_keys"):  # the ledger: Parquet
                 con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM src."{name}"')
         con.execute("DETACH src")
         # the engine's SQL uses the ledger's rowid: the export keeps it as a column

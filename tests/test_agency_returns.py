@@ -76,8 +76,7 @@ def store_path(tmp_path: Path) -> Path:
                 ),
             ]
         )
-        s.con.register("_r", conform(rows))
-        s.con.execute("INSERT INTO ledger SELECT * FROM _r")
+        s.append_ledger(conform(rows))
     return path
 
 

@@ -109,6 +109,21 @@ def test_bench_query_prints_its_figures(mirror: Path, store_copy: Path, tmp_path
     assert res["ledger_rows"] > 20_000
     assert res["parquet"]["same_kent_total"]
 
+    # the fill for sizes beyond the ingested rows: copies of spend rows under new batch ids
+    from benchmarks.bench_query import replicate
+    from totalplace.ledger.store import Store
+
+    n, _ = replicate(loaded, res["ledger_rows"] + 3_000)
+    assert n == res["ledger_rows"] + 3_000
+    with Store(loaded, read_only=True) as s:
+        copies = s.query(
+            """SELECT c.*, (SELECT count(*) FROM ledger o WHERE o.batch_id || '#1' = c.batch_id
+                  AND o.file = c.file AND o.row = c.row AND o.amount_pence = c.amount_pence
+                  AND o.agency = c.agency AND o.date IS NOT DISTINCT FROM c.date) AS same
+               FROM ledger c WHERE c.batch_id LIKE '%#1'"""
+        )
+    assert len(copies) == 3_000 and (copies["same"] == 1).all()
+
 
 def test_bench_load_prints_its_figures(mirror: Path, store_copy: Path, tmp_path: Path) -> None:
     out = run(

@@ -42,7 +42,9 @@ MIRROR_SPEND: dict[str, dict[str, str]] = {
 
 def snapshot(store: Store) -> dict[str, Any]:
     """Everything an ingest wrote, without the random batch ids, in a stable order."""
-    ledger = store.query("SELECT * EXCLUDE (batch_id) FROM ledger ORDER BY source_id, file, row")
+    ledger = store.query(
+        "SELECT * EXCLUDE (batch_id, rowid) FROM ledger ORDER BY source_id, file, row"
+    )
     quarantine = store.query(
         "SELECT * EXCLUDE (batch_id) FROM quarantine ORDER BY source_id, file, row, reason"
     )

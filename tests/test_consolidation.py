@@ -84,8 +84,7 @@ def store(tmp_path: Path) -> Store:
             ),
         ]
     )
-    s.con.register("_r", conform(rows))
-    s.con.execute("INSERT INTO ledger SELECT * FROM _r")
+    s.append_ledger(conform(rows))
     return s
 
 

@@ -147,6 +147,31 @@ LEDGER_FIELDS: tuple[Field, ...] = (
 
 LEDGER_COLUMNS: tuple[str, ...] = tuple(f.name for f in LEDGER_FIELDS)
 PROVENANCE_COLUMNS: tuple[str, ...] = ("source_id", "file", "row", "batch_id")
+# The store keeps the ledger as a view over two tables (`totalplace.ledger.keys`): the columns
+# a row shares with many others once, as a key, and each amount as a narrow row naming its key.
+# The view ``ledger`` gives these columns and each row's ``rowid`` (which count lines cite).
+#: Ledger columns kept once per key (all text), in the order ``ledger_keys`` holds them.
+KEY_COLUMNS: tuple[str, ...] = (
+    "year",
+    "area_code",
+    "area_name",
+    "area_level",
+    "agency",
+    "agency_code",
+    "agency_type",
+    "function_code",
+    "function",
+    "subfunction",
+    "spend_kind",
+    "source_id",
+    "file",
+    "batch_id",
+)
+#: Ledger columns kept on every row (``ledger_rows``, with ``key_id``).
+ROW_COLUMNS: tuple[str, ...] = tuple(c for c in LEDGER_COLUMNS if c not in KEY_COLUMNS)
+#: The column of ``ledger_rows`` naming its key (``ledger_keys``).
+KEY_ID = "key_id"
+
 #: Columns an adapter must fill; the pipeline adds source_id, file and batch_id.
 ADAPTER_REQUIRED: tuple[str, ...] = tuple(
     f.name for f in LEDGER_FIELDS if f.required and f.name not in ("source_id", "file", "batch_id")

@@ -3,6 +3,10 @@
 One DuckDB file in the workspace holds the ledger, the quarantine, the ingest batches and the
 reference tables (population, districts, crosswalks). Every ingest batch is written in one
 transaction, so a killed ingest leaves the store as it was.
+
+The ledger is the view ``ledger`` (`LEDGER_FIELDS`, and the ``rowid`` of its row): each
+amount is a narrow row of ``ledger_rows`` naming a row of ``ledger_keys``, which holds the
+columns its rows share (`totalplace.ledger.keys`). Read the view; write through this module.
 """
 
 from __future__ import annotations
@@ -20,12 +24,20 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from totalplace.errors import StoreBusyError, StoreError
-from totalplace.ledger.schema import LEDGER_COLUMNS, LEDGER_FIELDS, QUARANTINE_FIELDS
+from totalplace.ledger.schema import (
+    KEY_COLUMNS,
+    KEY_ID,
+    LEDGER_COLUMNS,
+    LEDGER_FIELDS,
+    QUARANTINE_FIELDS,
+    ROW_COLUMNS,
+)
 
 if TYPE_CHECKING:  # loaded where frames are written: opening the store and `fingerprint` need none
     import pandas as pd
 
-SCHEMA_VERSION = 1
+#: 2: the ledger is a view over ``ledger_rows`` and ``ledger_keys`` (1: one table).
+SCHEMA_VERSION = 2
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
@@ -63,6 +75,49 @@ class Batch:
 def _ddl(table: str, fields: Any) -> str:
     cols = ", ".join(f'"{f.name}" {f.sql}' for f in fields)
     return f"CREATE TABLE IF NOT EXISTS {table} ({cols})"
+
+
+_FIELD = {f.name: f for f in LEDGER_FIELDS}
+_LEDGER_DDL = (
+    _ddl("ledger_keys", [_FIELD[c] for c in KEY_COLUMNS]).replace("(", f"({KEY_ID} INTEGER, ", 1),
+    _ddl("ledger_rows", [_FIELD[c] for c in ROW_COLUMNS]).replace("(", f"({KEY_ID} INTEGER, ", 1),
+)
+_LEDGER_VIEW = (
+    "CREATE OR REPLACE VIEW ledger AS SELECT "
+    + ", ".join(f'{"k" if c in KEY_COLUMNS else "r"}."{c}"' for c in LEDGER_COLUMNS)
+    + f", r.rowid AS rowid FROM ledger_rows r JOIN ledger_keys k USING ({KEY_ID})"
+)
+
+
+def _quoted(columns: Sequence[str], prefix: str = "") -> str:
+    return ", ".join(f'{prefix}"{c}"' for c in columns)
+
+
+def _migrate_ledger_table(con: duckdb.DuckDBPyConnection) -> None:
+    """A store written before schema 2 holds the ledger as one table: its rows are moved to
+    ``ledger_rows`` and ``ledger_keys`` in their order (keys numbered as first met)."""
+    keys = _quoted(KEY_COLUMNS)
+    con.execute(
+        f"INSERT INTO ledger_keys SELECT (row_number() OVER (ORDER BY first) - 1)::INTEGER, "
+        f"{keys} FROM (SELECT {keys}, min(rowid) AS first FROM ledger GROUP BY ALL)"
+    )
+    same = " AND ".join(f'k."{c}" IS NOT DISTINCT FROM l."{c}"' for c in KEY_COLUMNS)
+    con.execute(
+        f"INSERT INTO ledger_rows SELECT k.{KEY_ID}, {_quoted(ROW_COLUMNS, 'l.')} "
+        f"FROM ledger l JOIN ledger_keys k ON {same} ORDER BY l.rowid"
+    )
+    con.execute("DROP TABLE ledger")
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 _BATCHES_DDL = """
@@ -211,7 +266,17 @@ class Store:
 
     def init_schema(self) -> None:
         con = self._connect()
-        con.execute(_ddl("ledger", LEDGER_FIELDS))
+        kind = con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = 'ledger' "
+            "AND table_schema = current_schema()"
+        ).fetchall()
+        with _transaction(con):  # the ledger's tables and view, or none of them
+            for ddl in _LEDGER_DDL:
+                con.execute(ddl)
+            if kind == [("BASE TABLE",)]:
+                _migrate_ledger_table(con)
+            if kind != [("VIEW",)]:
+                con.execute(_LEDGER_VIEW)
         con.execute(_ddl("quarantine", QUARANTINE_FIELDS))
         con.execute(_BATCHES_DDL)
         con.execute("ALTER TABLE batches ADD COLUMN IF NOT EXISTS path VARCHAR")
@@ -232,14 +297,8 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with _transaction(self.con) as con:
             yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
 
     # -- checks -------------------------------------------------------------------------------
     def check(self) -> list[str]:
@@ -260,6 +319,14 @@ class Store:
             f"batch {r.batch_id} ({r.file}) records {r.rows_ledger} ledger rows but has {r.n}"
             for r in bad.itertuples()
         ]
+        if "ledger_rows" not in tables:  # a store of schema 1 opened read-only: one table
+            return problems
+        row = self.con.execute(
+            f"SELECT count(*) FROM ledger_rows WHERE {KEY_ID} NOT IN "
+            f"(SELECT {KEY_ID} FROM ledger_keys)"
+        ).fetchall()
+        if row[0][0]:
+            problems.append(f"{row[0][0]} ledger rows name no key in ledger_keys")
         return problems
 
     # -- writes ------------------------------------------------------------------------------
@@ -351,19 +418,17 @@ class Store:
         names = list(rows.columns) if isinstance(rows, pd.DataFrame) else rows.schema.names
         if isinstance(rows, pd.DataFrame) and not len(rows):
             names = []
-        if names:
+        if names and target == "ledger":
             first = batches[0]
             consts = {"source_id": first.source_id, "file": first.file, "batch_id": first.batch_id}
-            extra = [k for k in consts if k not in names] if target == "ledger" else []
+            extra = [k for k in consts if k not in names]
             if extra and len(batches) > 1:
                 raise ValueError(f"rows of several batches lack {', '.join(extra)}")
-            cols = ", ".join(f'"{c}"' for c in [*names, *extra])
-            select = ", ".join([f'"{c}"' for c in names] + ["?"] * len(extra))
+            self.insert_ledger(con, rows, {k: consts[k] for k in extra})
+        elif names:
+            cols = _quoted(names)
             con.register("_rows", rows)
-            con.execute(
-                f"INSERT INTO {target} ({cols}) SELECT {select} FROM _rows",
-                [consts[k] for k in extra],
-            )
+            con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM _rows")
             con.unregister("_rows")
         if len(quarantine):
             con.register("_q", quarantine)
@@ -378,9 +443,57 @@ class Store:
         con.execute(f"INSERT INTO batches ({cols}) SELECT {cols} FROM _b")
         con.unregister("_b")
 
+    def insert_ledger(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        rows: Any,
+        constants: dict[str, str] | None = None,
+    ) -> int:
+        """Ledger rows (a DataFrame, an Arrow table or a stream of Arrow batches, in ledger
+        columns; ``constants`` fills columns they lack) into ``ledger_rows`` and their keys
+        into ``ledger_keys``, inside the caller's transaction. Returns the rows written."""
+        import pandas as pd
+        import pyarrow as pa
+
+        from totalplace.ledger.keys import KeySplitter
+
+        if isinstance(rows, pd.DataFrame):  # DuckDB's own reading of the frame, as before
+            con.register("_frame", rows)
+            rows = con.sql("SELECT * FROM _frame").to_arrow_table()
+            con.unregister("_frame")
+        reader = rows.to_reader() if isinstance(rows, pa.Table) else rows
+        first = con.execute(f"SELECT coalesce(max({KEY_ID}) + 1, 0) FROM ledger_keys").fetchall()
+        splitter = KeySplitter(int(first[0][0]), constants)
+        schema = splitter.row_schema(reader.schema)
+        narrow = pa.RecordBatchReader.from_batches(schema, splitter.split_all(reader))
+        cols = _quoted(schema.names)
+        con.register("_rows", narrow)
+        written = con.execute(
+            f"INSERT INTO ledger_rows ({cols}) SELECT {cols} FROM _rows"
+        ).fetchall()
+        con.unregister("_rows")
+        con.register("_keys", splitter.keys())
+        cols = _quoted([KEY_ID, *KEY_COLUMNS])
+        con.execute(f"INSERT INTO ledger_keys ({cols}) SELECT {cols} FROM _keys")
+        con.unregister("_keys")
+        return int(written[0][0])
+
+    def append_ledger(self, rows: Any) -> int:
+        """`insert_ledger` in a transaction of its own (tests and benchmarks that fill a
+        ledger without ingesting files)."""
+        with self.transaction() as con:
+            return self.insert_ledger(con, rows)
+
     def _delete_batch(self, con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
         target = con.execute("SELECT target FROM batches WHERE batch_id = ?", [batch_id]).fetchone()
-        if target is not None:
+        if target is not None and target[0] == "ledger":
+            con.execute(
+                f"DELETE FROM ledger_rows WHERE {KEY_ID} IN "
+                f"(SELECT {KEY_ID} FROM ledger_keys WHERE batch_id = ?)",
+                [batch_id],
+            )
+            con.execute("DELETE FROM ledger_keys WHERE batch_id = ?", [batch_id])
+        elif target is not None:
             con.execute(f"DELETE FROM {target[0]} WHERE batch_id = ?", [batch_id])
         con.execute("DELETE FROM quarantine WHERE batch_id = ?", [batch_id])
         con.execute("DELETE FROM batches WHERE batch_id = ?", [batch_id])
@@ -444,7 +557,8 @@ class Store:
         target = str(directory).replace("'", "''")
         cols = ", ".join(f'"{c}"' for c in partition_by)
         self.con.execute(
-            f"COPY (SELECT * FROM ledger ORDER BY {cols}, file, row) TO '{target}' "
+            f"COPY (SELECT {_quoted(LEDGER_COLUMNS)} FROM ledger ORDER BY {cols}, file, row) "
+            f"TO '{target}' "
             f"(FORMAT PARQUET, PARTITION_BY ({cols}))"
         )
 
