@@ -62,6 +62,21 @@ def test_split_then_joined_gives_every_row_back(
     assert len(keys) == len(distinct)  # one key per distinct combination, across batches
 
 
+def test_an_empty_batch_makes_no_key_and_a_dictionary_holding_a_value_twice_one() -> None:
+    splitter = KeySplitter(0)
+    empty = splitter.split(pa.RecordBatch.from_pydict({"agency": pa.array([], pa.string())}))
+    assert empty.num_rows == 0 and splitter.keys().num_rows == 0
+    # a parser's dictionary of bodies by their cells: two entries, one value
+    agency = pa.DictionaryArray.from_arrays(pa.array([0, 1, 1, 0]), pa.array(["Kent", "Kent"]))
+    year = pa.DictionaryArray.from_arrays(pa.array([0, 0, 1, 1]), pa.array(["2010-11", "2011-12"]))
+    narrow = splitter.split(pa.RecordBatch.from_pydict({"agency": agency, "year": year}))
+    assert narrow.column(KEY_ID).to_pylist() == [0, 0, 1, 1]
+    assert [(k["agency"], k["year"]) for k in splitter.keys().to_pylist()] == [
+        ("Kent", "2010-11"),
+        ("Kent", "2011-12"),
+    ]
+
+
 def test_many_distinct_values_in_every_key_column_keep_keys_exact() -> None:
     # 14 columns of 300 distinct values: the combined code is re-numbered as it grows
     n = 3_000

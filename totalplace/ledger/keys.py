@@ -28,17 +28,37 @@ from totalplace.ledger.schema import KEY_COLUMNS, KEY_ID
 _CODE_BOUND = 1 << 40
 
 
-def _codes(column: pa.Array) -> tuple[np.ndarray, pa.Array]:
+def _constant(column: pa.Array) -> tuple[bool, Any]:
+    """(True, the value) when every row of ``column`` holds the same value (or none), else
+    (False, None): most key columns of a parsed file's batch, found without a pass of Python."""
+    n = len(column)
+    if column.null_count == n:
+        return True, None
+    if column.null_count or not pa.types.is_dictionary(column.type):
+        return False, None
+    indices = np.asarray(column.indices)
+    first = indices[0]
+    if len(column.dictionary) == 1 or (indices.min() == first == indices.max()):
+        return True, column.dictionary[int(first)].as_py()
+    return False, None
+
+
+def _codes(column: pa.Array) -> tuple[np.ndarray, list[Any]]:
     """Each row's index into the column's distinct values (a null is their count), and the
-    distinct values."""
+    distinct values, then None. A dictionary may hold a value more than once (a parser's
+    dictionary of paying bodies by their cells): its entries are made distinct first, so rows
+    with the same value have the same index."""
     if not pa.types.is_dictionary(column.type):
         if not pa.types.is_string(column.type):
             column = column.cast(pa.string())  # as DuckDB's VARCHAR would take it
         column = pc.dictionary_encode(column)
+    entries = pc.dictionary_encode(column.dictionary)
+    values = entries.dictionary
     indices = column.indices
     if indices.null_count:
         indices = indices.fill_null(len(column.dictionary))
-    return np.asarray(indices).astype(np.int64), column.dictionary
+    remap = np.append(np.asarray(entries.indices.fill_null(len(values))), len(values))
+    return remap[np.asarray(indices)], [*values.to_pylist(), None]
 
 
 class KeySplitter:
@@ -61,32 +81,42 @@ class KeySplitter:
     def split(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """``batch``'s rows without their key columns, with their key's number."""
         n = batch.num_rows
+        schema = self.row_schema(batch.schema)
+        if not n:  # no rows, no key
+            return pa.RecordBatch.from_pylist([], schema=schema)
         names = set(batch.schema.names)
         code = np.zeros(n, dtype=np.int64)
         space = 1
-        columns: list[tuple[np.ndarray, list[Any]] | None] = []
+        fixed: dict[str, Any] = {}  # key columns with one value in the batch
+        varying: dict[str, tuple[np.ndarray, list[Any]]] = {}
         for name in KEY_COLUMNS:
             if name not in names:
-                columns.append(None)
+                fixed[name] = self.constants.get(name)
                 continue
-            codes, values = _codes(batch.column(name))
-            columns.append((codes, [*values.to_pylist(), None]))
-            width = len(values) + 1
+            column = batch.column(name)
+            one, value = _constant(column)
+            if one:
+                fixed[name] = value
+                continue
+            codes, values = varying[name] = _codes(column)
+            width = len(values)
             if space * width >= _CODE_BOUND:  # re-number the codes so far: 0 .. distinct - 1
                 encoded = pc.dictionary_encode(pa.array(code))
                 code, space = np.asarray(encoded.indices).astype(np.int64), len(encoded.dictionary)
             code = code * width + codes
             space *= width
-        encoded = pc.dictionary_encode(pa.array(code))
-        inverse = np.asarray(encoded.indices)
-        some_row = np.zeros(len(encoded.dictionary), dtype=np.int64)
-        some_row[inverse] = np.arange(n)  # any row of a code has that code's key values
+        if varying:
+            encoded = pc.dictionary_encode(pa.array(code))
+            inverse = np.asarray(encoded.indices)
+            some_row = np.zeros(len(encoded.dictionary), dtype=np.int64)
+            some_row[inverse] = np.arange(n)  # any row of a code has that code's key values
+        else:
+            inverse, some_row = np.zeros(n, dtype=np.int32), np.zeros(1, dtype=np.int64)
         ids = np.fromiter(
-            (self._id(self._key(columns, int(r))) for r in some_row),
+            (self._id(self._key(fixed, varying, int(r))) for r in some_row),
             dtype=np.int32,
             count=len(some_row),
         )
-        schema = self.row_schema(batch.schema)
         arrays = [batch.column(f.name) for f in schema if f.name != KEY_ID]
         return pa.RecordBatch.from_arrays([*arrays, pa.array(ids[inverse])], schema=schema)
 
@@ -94,10 +124,13 @@ class KeySplitter:
         for batch in batches:
             yield self.split(batch)
 
-    def _key(self, columns: list[tuple[np.ndarray, list[Any]] | None], row: int) -> tuple[Any, ...]:
+    @staticmethod
+    def _key(
+        fixed: dict[str, Any], varying: dict[str, tuple[np.ndarray, list[Any]]], row: int
+    ) -> tuple[Any, ...]:
         return tuple(
-            self.constants.get(name) if col is None else col[1][col[0][row]]
-            for name, col in zip(KEY_COLUMNS, columns, strict=True)
+            fixed[name] if name in fixed else varying[name][1][varying[name][0][row]]
+            for name in KEY_COLUMNS
         )
 
     def _id(self, key: tuple[Any, ...]) -> int:
