@@ -150,25 +150,18 @@ PROVENANCE_COLUMNS: tuple[str, ...] = ("source_id", "file", "row", "batch_id")
 # The store keeps the ledger as a view over two tables (`totalplace.ledger.keys`): the columns
 # a row shares with many others once, as a key, and each amount as a narrow row naming its key.
 # The view ``ledger`` gives these columns and each row's ``rowid`` (which count lines cite).
-#: Ledger columns kept once per key (all text), in the order ``ledger_keys`` holds them.
-KEY_COLUMNS: tuple[str, ...] = (
-    "year",
-    "area_code",
-    "area_name",
-    "area_level",
-    "agency",
-    "agency_code",
-    "agency_type",
-    "function_code",
-    "function",
-    "subfunction",
-    "spend_kind",
-    "source_id",
-    "file",
-    "batch_id",
+#: Ledger columns kept on every row (``ledger_rows``, with ``key_id``): what differs row by row.
+ROW_COLUMNS: tuple[str, ...] = (
+    "date",
+    "service_line",
+    "counterparty",
+    "description",
+    "amount_pence",
+    "row",
 )
-#: Ledger columns kept on every row (``ledger_rows``, with ``key_id``).
-ROW_COLUMNS: tuple[str, ...] = tuple(c for c in LEDGER_COLUMNS if c not in KEY_COLUMNS)
+#: Ledger columns kept once per key (all text), in the ledger's order, as ``ledger_keys``
+#: holds them: what a row shares with many others.
+KEY_COLUMNS: tuple[str, ...] = tuple(c for c in LEDGER_COLUMNS if c not in ROW_COLUMNS)
 #: The column of ``ledger_rows`` naming its key (``ledger_keys``).
 KEY_ID = "key_id"
 
