@@ -48,16 +48,19 @@ def _codes(column: pa.Array) -> tuple[np.ndarray, list[Any]]:
     distinct values, then None. A dictionary may hold a value more than once (a parser's
     dictionary of paying bodies by their cells): its entries are made distinct first, so rows
     with the same value have the same index."""
-    if not pa.types.is_dictionary(column.type):
+    if pa.types.is_dictionary(column.type):
+        entries = pc.dictionary_encode(column.dictionary)
+        values = entries.dictionary
+        remap = np.append(np.asarray(entries.indices.fill_null(len(values))), len(values))
+    else:  # encoded here: its entries are distinct already
         if not pa.types.is_string(column.type):
             column = column.cast(pa.string())  # as DuckDB's VARCHAR would take it
         column = pc.dictionary_encode(column)
-    entries = pc.dictionary_encode(column.dictionary)
-    values = entries.dictionary
+        values = column.dictionary
+        remap = np.arange(len(values) + 1)
     indices = column.indices
     if indices.null_count:
         indices = indices.fill_null(len(column.dictionary))
-    remap = np.append(np.asarray(entries.indices.fill_null(len(values))), len(values))
     return remap[np.asarray(indices)], [*values.to_pylist(), None]
 
 

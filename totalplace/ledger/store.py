@@ -31,6 +31,7 @@ from totalplace.ledger.schema import (
     LEDGER_FIELDS,
     QUARANTINE_FIELDS,
     ROW_COLUMNS,
+    Field,
 )
 
 if TYPE_CHECKING:  # loaded where frames are written: opening the store and `fingerprint` need none
@@ -78,9 +79,10 @@ def _ddl(table: str, fields: Any) -> str:
 
 
 _FIELD = {f.name: f for f in LEDGER_FIELDS}
+_KEY_FIELD = Field(KEY_ID, "INTEGER", "int32", True, "The key (ledger_keys) a ledger row names.")
 _LEDGER_DDL = (
-    _ddl("ledger_keys", [_FIELD[c] for c in KEY_COLUMNS]).replace("(", f"({KEY_ID} INTEGER, ", 1),
-    _ddl("ledger_rows", [_FIELD[c] for c in ROW_COLUMNS]).replace("(", f"({KEY_ID} INTEGER, ", 1),
+    _ddl("ledger_keys", [_KEY_FIELD, *(_FIELD[c] for c in KEY_COLUMNS)]),
+    _ddl("ledger_rows", [_KEY_FIELD, *(_FIELD[c] for c in ROW_COLUMNS)]),
 )
 _LEDGER_VIEW = (
     "CREATE OR REPLACE VIEW ledger AS SELECT "
