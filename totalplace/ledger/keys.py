@@ -57,11 +57,12 @@ def _codes(column: pa.Array) -> tuple[np.ndarray, list[Any]]:
             column = column.cast(pa.string())  # as DuckDB's VARCHAR would take it
         column = pc.dictionary_encode(column)
         values = column.dictionary
-        remap = np.arange(len(values) + 1)
+        remap = None
     indices = column.indices
     if indices.null_count:
         indices = indices.fill_null(len(column.dictionary))
-    return remap[np.asarray(indices)], [*values.to_pylist(), None]
+    codes = np.asarray(indices)
+    return (codes if remap is None else remap[codes]), [*values.to_pylist(), None]
 
 
 class KeySplitter:
