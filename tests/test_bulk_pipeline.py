@@ -93,9 +93,9 @@ def test_parsing_starts_before_every_file_is_prepared(
         events.append(("prepare", path.name))
         return prepare(path, adapter)
 
-    def parsed(path: Path, *args: Any) -> Any:
+    def parsed(path: Path, *args: Any, **kw: Any) -> Any:
         events.append(("parse", path.name))
-        return parse(path, *args)
+        return parse(path, *args, **kw)
 
     monkeypatch.setattr(bulk, "_prepare", prepared)
     monkeypatch.setattr(bulk, "_parse", parsed)

@@ -406,3 +406,64 @@ def test_quoting_the_csv_module_might_read_otherwise_sends_the_file_row_level(
 ) -> None:
     with pytest.raises(columnar.RowLevel):
         columnar._check_quoting(line, np.array([len(line)]), ord(","))
+
+
+def _parsed_alone(path: Path, options: dict[str, Any]) -> Any:
+    """What `parse_spend` gives for one file: its rows and result, or the error's type."""
+    result = ParseResult()
+    try:
+        batches = list(columnar.parse_spend(path, ParseContext("t", options=options), result))
+    except Exception as exc:
+        return type(exc).__name__, str(exc)
+    return _outcome(batches, result)
+
+
+def _outcome(batches: list[pa.RecordBatch], result: ParseResult) -> Any:
+    rows = pa.Table.from_batches(batches).to_pylist() if batches else []
+    return rows, result.quarantine, result.rows_read, result.skipped, result.notes
+
+
+@pytest.mark.usefixtures("reader")
+def test_files_parsed_together_give_what_each_gives_alone(generated: tuple[Path, Any]) -> None:
+    """`parse_spend_many` joins the lines of files of one layout into one chunk: each file
+    still gets exactly its own rows, line numbers, paying bodies, quarantine, skips and
+    notes, or its own error, with fixtures that go row-level or fail mixed in between."""
+    out, manifest = generated
+    fixtures = sorted(p for p in FIXTURES.glob("*.csv"))
+    paths = [(out / f["name"], f["options"]) for f in manifest["files"]]
+    options = mini_lookups()
+    mixed = [*paths[:9], *((p, options) for p in fixtures), *paths[9:]]
+    items = [(p, ParseContext("t", options=o), ParseResult()) for p, o in mixed]
+    together = columnar.parse_spend_many(items, chunk_bytes=256 * 1024)
+    got = [
+        (type(b).__name__, str(b)) if isinstance(b, Exception) else _outcome(b, r)
+        for b, (_, _, r) in zip(together, items, strict=True)
+    ]
+    want = [_parsed_alone(p, o) for p, o in mixed]
+    for (path, _), g, w in zip(mixed, got, want, strict=True):
+        assert g == w, path.name
+    outcomes = {type(b).__name__ for b in together}
+    assert {"list", "RowLevel"} <= outcomes  # both ways were taken
+    assert sum(isinstance(b, list) and len(b) > 0 for b in together) > len(paths) // 2
+
+
+def test_joined_pieces_parsed_as_one_chunk(
+    generated: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files of one layout really are parsed as one chunk (the saving is real)."""
+    out, manifest = generated
+    calls: list[int] = []
+    parse = columnar._parse_pieces
+
+    def counting(pieces: list[Any]) -> Any:
+        calls.append(len(pieces))
+        return parse(pieces)
+
+    monkeypatch.setattr(columnar, "_parse_pieces", counting)
+    items = [
+        (out / f["name"], ParseContext("t", options=f["options"]), ParseResult())
+        for f in manifest["files"]
+    ]
+    columnar.parse_spend_many(items)
+    assert max(calls) > 1
+    assert len(calls) < len(items) // 2
