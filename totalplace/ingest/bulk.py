@@ -280,7 +280,8 @@ def ingest_files(
 
 
 #: Files prepared (checked, detected, hashed) by one task of the pool: fewer round trips
-#: through the writer's process, which hands the tasks out.
+#: through the writer's process, which hands the tasks out; the files decided from one task
+#: are parsed in groups of up to `GROUP_BYTES` (`_parse_many`).
 PREPARE_FILES = 64
 #: Tasks of preparation queued ahead of the parsing: the pool's queue interleaves the two, so
 #: the first files are parsed (and written) while later ones are still being hashed.
