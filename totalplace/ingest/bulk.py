@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from totalplace.errors import TotalPlaceError
 from totalplace.ingest.base import ParseContext, ParseResult, get_adapter
-from totalplace.ingest.columnar import CHUNK_BYTES, COLUMNAR, COLUMNAR_MANY, RowLevel
+from totalplace.ingest.columnar import CHUNK_BYTES, COLUMNAR, COLUMNAR_MANY, RowLevel, runs
 from totalplace.ingest.pipeline import (
     FileReport,
     batch_counts,
@@ -141,9 +141,11 @@ def _parse(
 _Done = tuple[ParseResult, "list[pa.RecordBatch] | Exception"]
 #: Files of at most this many bytes in all are parsed by one task (`_parse_many`).
 GROUP_BYTES = 2 * CHUNK_BYTES
+#: `_parse`'s arguments for one file: path, adapter, source id, options, IPC stream.
+_ParseArgs = tuple[Path, str, str, Mapping[str, Any], Path]
 
 
-def _parse_many(items: list[tuple[Path, str, str, Mapping[str, Any], Path]]) -> list[_Parsed]:
+def _parse_many(items: list[_ParseArgs]) -> list[_Parsed]:
     """`_parse` of several files; the small ones whose adapter can, parsed together
     (`COLUMNAR_MANY`): a few milliseconds of fixed cost a file saved."""
     done: dict[int, _Done] = {}
@@ -367,7 +369,7 @@ def _decisions(
     while ahead:
         k, task = ahead.popleft()
         prepare_next()
-        chosen: list[tuple[int, tuple[Path, str, str, Mapping[str, Any], Path]]] = []
+        chosen: list[tuple[int, _ParseArgs]] = []
         for i, prep in enumerate(task.result(), start=k):
             if plan.decide(i, prep):
                 job = jobs[i]
@@ -375,30 +377,17 @@ def _decisions(
                 chosen.append(
                     (i, (job.path, prep.adapter, sid, job.options, scratch / f"{i}.arrow"))
                 )
-        for group in _groups(chosen):
+        for group in runs(chosen, _size, GROUP_BYTES):
             parsed = pool.submit(_parse_many, [item for _, item in group])
             for position, (i, _) in enumerate(group):
                 yield i, _Part(parsed, position)
 
 
-def _groups(
-    chosen: list[tuple[int, tuple[Path, str, str, Mapping[str, Any], Path]]],
-) -> Iterator[list[tuple[int, tuple[Path, str, str, Mapping[str, Any], Path]]]]:
-    """Consecutive files in groups of at most `GROUP_BYTES` (a larger file alone)."""
-    group: list[tuple[int, tuple[Path, str, str, Mapping[str, Any], Path]]] = []
-    size = 0
-    for item in chosen:
-        try:
-            n = item[1][0].stat().st_size
-        except OSError:
-            n = GROUP_BYTES  # its parse will say what is wrong with it
-        if group and size + n > GROUP_BYTES:
-            yield group
-            group, size = [], 0
-        group.append(item)
-        size += n
-    if group:
-        yield group
+def _size(item: tuple[int, _ParseArgs]) -> int:
+    try:
+        return item[1][0].stat().st_size
+    except OSError:
+        return GROUP_BYTES  # alone: its parse will say what is wrong with it
 
 
 class _Part:

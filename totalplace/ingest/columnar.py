@@ -23,10 +23,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +40,7 @@ from totalplace.ingest.tabular import TOTAL_WORD, Limits, Table, open_table, utf
 from totalplace.ingest.values import financial_year, parse_date, plausible_years
 from totalplace.ledger.schema import ledger_arrow_schema, to_ledger_arrow
 
+_T = TypeVar("_T")
 #: Whether pyarrow's CSV reader may use threads (off in worker processes: they are the threads).
 USE_THREADS = True
 #: Bytes of whole lines parsed at once (bounds memory whatever the file's size).
@@ -141,7 +142,7 @@ def parse_spend_many(
             else:  # no data lines, several chunks, or no final line end: alone
                 out[i] = _each_alone([(i, p) for p in pieces]).get(i, [])
         for group in joinable.values():
-            for run in _runs(group, chunk_bytes):
+            for run in runs(group, lambda item: len(item[1].data), chunk_bytes):
                 for i, batches in _joined(run).items():
                     out[i] = batches
         for i, opened in enumerate(files):
@@ -163,16 +164,18 @@ def _one(batches: list[pa.RecordBatch] | Exception) -> list[pa.RecordBatch]:
     return batches
 
 
-def _runs(group: list[tuple[int, _Piece]], chunk_bytes: int) -> Iterator[list[tuple[int, _Piece]]]:
-    """Consecutive pieces of ``group`` in runs of at most ``chunk_bytes`` (one if larger)."""
-    run: list[tuple[int, _Piece]] = []
-    size = 0
-    for item in group:
-        if run and size + len(item[1].data) > chunk_bytes:
+def runs(items: Iterable[_T], size: Callable[[_T], int], limit: int) -> Iterator[list[_T]]:
+    """Consecutive ``items`` in runs of at most ``limit`` in all by ``size`` (a larger one
+    alone)."""
+    run: list[_T] = []
+    total = 0
+    for item in items:
+        n = size(item)
+        if run and total + n > limit:
             yield run
-            run, size = [], 0
+            run, total = [], 0
         run.append(item)
-        size += len(item[1].data)
+        total += n
     if run:
         yield run
 
