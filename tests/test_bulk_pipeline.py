@@ -15,6 +15,7 @@ import pytest
 
 from benchmarks.generate import generate
 from tests.test_columnar_conformance import generated_jobs, snapshot
+from totalplace.errors import InputFileError
 from totalplace.ingest import bulk
 from totalplace.ingest.bulk import FileJob, ingest_files
 from totalplace.ledger.store import Store
@@ -137,3 +138,63 @@ def test_a_failure_deciding_the_files_fails_the_ingest_and_writes_nothing(
         assert store.query("SELECT count(*) AS n FROM ledger")["n"].iloc[0] == 0
         assert store.query("SELECT count(*) AS n FROM batches")["n"].iloc[0] == 0
         assert not list(tmp_path.glob(".ingest-*"))  # the scratch folder is gone
+
+
+def _provenance_ok(store: Store) -> bool:
+    """Every ledger row names the batch of its own file and source."""
+    wrong = store.query(
+        "SELECT count(*) AS n FROM ledger l JOIN batches b USING (batch_id) "
+        "WHERE l.file <> b.file OR l.source_id <> b.source_id"
+    ).iloc[0, 0]
+    orphans = store.query(
+        "SELECT count(*) AS n FROM ledger WHERE batch_id NOT IN (SELECT batch_id FROM batches)"
+    ).iloc[0, 0]
+    return bool(wrong == 0 and orphans == 0)
+
+
+def test_files_sharing_one_stream_give_what_each_file_alone_gives(
+    files: list[FileJob], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files parsed by one task share one IPC stream, read by the writer at once: with
+    files that fail, that fall back to the row-level way or are quarantined among them, the
+    store holds what parsing each file alone gives, each row with its own file's batch."""
+    fixtures = sorted(p for p in FIXTURES.glob("*.csv") if "population" not in p.name)
+    jobs = [*files[:4], *(FileJob(p) for p in fixtures), *files[4:-2]]
+    sizes: list[int] = []
+    parse_many = bulk._parse_many
+
+    def recorded(items: list[Any], ipc: Path) -> Any:
+        sizes.append(len(items))
+        return parse_many(items, ipc)
+
+    monkeypatch.setattr(bulk, "_parse_many", recorded)
+    check_counts, failing = bulk.check_counts, files[2].path
+
+    def fails_after_parsing(path: Path, *args: Any) -> None:
+        if path == failing:  # a file whose rows were parsed, then found wanting
+            raise InputFileError(path, "row accounting failed (as the test asks)")
+        check_counts(path, *args)
+
+    monkeypatch.setattr(bulk, "check_counts", fails_after_parsing)
+    results = []
+    for name, group_bytes, stream_bytes in (
+        ("alone", 0, bulk.STREAM_BYTES),
+        ("one-group", 1 << 40, bulk.STREAM_BYTES),
+        ("one-group-streamed", 1 << 40, 0),
+    ):
+        monkeypatch.setattr(bulk, "GROUP_BYTES", group_bytes)
+        monkeypatch.setattr(bulk, "STREAM_BYTES", stream_bytes)
+        sizes.clear()
+        with Store(tmp_path / f"{name}.duckdb") as store:
+            reports = ingest_files(store, jobs, workers=1)
+            assert _provenance_ok(store), name
+            results.append((snapshot(store), [(r.file, r.status, r.message) for r in reports]))
+        assert max(sizes) == 1 if group_bytes == 0 else max(sizes) > len(files), name
+    (alone, reports), *grouped = results
+    statuses = {status for _, status, _ in reports}
+    assert {"ingested", "error"} <= statuses
+    assert "error" in {s for f, s, _ in reports if f == failing.name}
+    assert failing.name not in {r["file"] for r in alone["ledger"]}
+    assert alone["quarantine"] and len(alone["batches"]) > len(files)
+    for other in grouped:
+        assert other == (alone, reports)

@@ -1,10 +1,12 @@
 """Ingest many files at once: a pool of worker processes parses them (by the adapter's columnar
 parser where it has one, else row by row), one writer puts them into the store.
 
-* Workers never touch the store: each writes its file's ledger rows to an Arrow IPC stream in a
-  scratch folder beside the store and sends back only counts, notes and quarantine. The writer
-  streams each file's rows into DuckDB (no pandas round trip) in submission order, so the
-  ledger does not depend on the number of workers.
+* Workers never touch the store: each task writes its files' ledger rows to one Arrow IPC
+  stream in a scratch folder beside the store (small files share a stream, file after file; a
+  large file has its own, written as it is parsed) and sends back only counts, notes and
+  quarantine. The writer streams the rows into DuckDB (no pandas round trip) in submission
+  order, each row given its own file's provenance, so the ledger does not depend on the
+  number of workers.
 * Writes share large transactions (a COMMIT after about ``commit_rows`` rows, 2 M by default,
   never inside a file): a killed ingest leaves every file of the uncommitted transaction out,
   and never half a file.
@@ -94,6 +96,8 @@ class _Parsed:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Rows it put in the IPC stream (a row-level file's row may give several ledger rows).
+    rows_written: int = 0
     error: str | None = None
 
 
@@ -117,23 +121,74 @@ def _prepare(path: Path, adapter: str | None) -> _Prepared:
     return out
 
 
+class _Sink:
+    """Where a worker puts one file's ledger rows: `start` before each attempt at parsing it
+    (an attempt by the columnar parser that falls back to the row-level way is discarded),
+    `write` for each part of its rows, `close` at the end."""
+
+    def __init__(self, ipc: Path) -> None:
+        self.ipc, self.stream, self.written = ipc, None, 0
+
+    def start(self) -> None:  # a fresh stream: what an earlier attempt wrote is gone
+        self.close()
+        self.stream, self.written = pa.ipc.new_stream(self.ipc, _SCHEMA), 0
+
+    def write(self, part: pa.RecordBatch | pa.Table) -> None:
+        assert self.stream is not None
+        if isinstance(part, pa.Table):
+            self.stream.write_table(part)
+        else:
+            self.stream.write_batch(part)
+        self.written += part.num_rows
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+
+class _GroupSink(_Sink):
+    """One stream for a group of small files, each file's rows in it only once the file has
+    parsed whole (`keep`), so the stream holds the good files' rows in order: one stream to
+    make and read for the group, not one a file (`_Writer.add`)."""
+
+    def __init__(self, ipc: Path) -> None:
+        super().__init__(ipc)
+        self.stream = pa.ipc.new_stream(ipc, _SCHEMA)
+        self.parts: list[pa.RecordBatch | pa.Table] = []
+
+    def start(self) -> None:
+        self.parts, self.written = [], 0
+
+    def write(self, part: pa.RecordBatch | pa.Table) -> None:
+        self.parts.append(part)
+        self.written += part.num_rows
+
+    def keep(self) -> None:
+        for part in self.parts:
+            super().write(part)
+        self.parts = []
+
+
 def _parse(
     path: Path,
     adapter: str,
     source_id: str,
     options: Mapping[str, Any],
-    ipc: Path,
+    sink: _Sink,
     done: _Done | None = None,
 ) -> _Parsed:
-    """Worker step 2: parse one file into the IPC stream ``ipc``; counts and quarantine back.
+    """Worker step 2: parse one file, its rows into ``sink``; counts and quarantine back.
     ``done``: its columnar parse already made (`_parse_many`)."""
     context = ParseContext(source_id=source_id, options=dict(options))
     try:
-        result, n, pence = _parse_into(path, adapter, context, ipc, done)
+        result, n, pence = _parse_into(path, adapter, context, sink, done)
         check_counts(path, result, n)
     except (TotalPlaceError, ValueError, KeyError, OSError) as exc:
         return _Parsed(error=_error_text(path, exc))
-    return _Parsed(result.rows_read, n, pence, result.quarantine, result.skipped, result.notes)
+    return _Parsed(
+        result.rows_read, n, pence, result.quarantine, result.skipped, result.notes, sink.written
+    )
 
 
 #: A file's columnar parse made with others' (`columnar.parse_spend_many`): its result and
@@ -141,13 +196,14 @@ def _parse(
 _Done = tuple[ParseResult, "list[pa.RecordBatch] | Exception"]
 #: Files of at most this many bytes in all are parsed by one task (`_parse_many`).
 GROUP_BYTES = 2 * CHUNK_BYTES
-#: `_parse`'s arguments for one file: path, adapter, source id, options, IPC stream.
-_ParseArgs = tuple[Path, str, str, Mapping[str, Any], Path]
+#: `_parse`'s arguments for one file but its sink: path, adapter, source id, options.
+_ParseArgs = tuple[Path, str, str, Mapping[str, Any]]
 
 
-def _parse_many(items: list[_ParseArgs]) -> list[_Parsed]:
-    """`_parse` of several files; the small ones whose adapter can, parsed together
-    (`COLUMNAR_MANY`): a few milliseconds of fixed cost a file saved."""
+def _parse_many(items: list[_ParseArgs], ipc: Path) -> list[_Parsed]:
+    """`_parse` of several files, their rows into one IPC stream ``ipc`` (a file alone is
+    streamed as it is parsed, so its memory stays bounded); the small ones whose adapter can,
+    parsed together (`COLUMNAR_MANY`): a few milliseconds of fixed cost a file saved."""
     done: dict[int, _Done] = {}
     for adapter, parse_many in COLUMNAR_MANY.items():
         chosen = [k for k, item in enumerate(items) if item[1] == adapter]
@@ -160,11 +216,26 @@ def _parse_many(items: list[_ParseArgs]) -> list[_Parsed]:
         results = [ParseResult() for _ in chosen]
         parsed = parse_many([(p, c, r) for (p, c), r in zip(jobs, results, strict=True)])
         done.update(zip(chosen, zip(results, parsed, strict=True), strict=True))
-    return [_parse(*item, done=done.get(k)) for k, item in enumerate(items)]
+    if len(items) == 1:
+        sink = _Sink(ipc)
+        try:
+            return [_parse(*items[0], sink, done=done.get(0))]
+        finally:
+            sink.close()
+    group = _GroupSink(ipc)
+    out = []
+    try:
+        for k, item in enumerate(items):
+            out.append(parsed_one := _parse(*item, group, done=done.get(k)))
+            if parsed_one.error is None:
+                group.keep()
+    finally:
+        group.close()
+    return out
 
 
 def _parse_into(
-    path: Path, adapter: str, context: ParseContext, ipc: Path, done: _Done | None = None
+    path: Path, adapter: str, context: ParseContext, sink: _Sink, done: _Done | None = None
 ) -> tuple[ParseResult, int, int]:
     columnar = COLUMNAR.get(adapter)
     if columnar is not None:
@@ -172,21 +243,21 @@ def _parse_into(
         try:
             if isinstance(batches, Exception):
                 raise batches
-            with pa.ipc.new_stream(ipc, _SCHEMA) as sink:
-                n = pence = 0
-                for batch in batches if batches is not None else columnar(path, context, result):
-                    sink.write_batch(batch)
-                    n += batch.num_rows
-                    pence += int(pa.compute.sum(batch.column("amount_pence")).as_py() or 0)
+            sink.start()
+            n = pence = 0
+            for batch in batches if batches is not None else columnar(path, context, result):
+                sink.write(batch)
+                n += batch.num_rows
+                pence += int(pa.compute.sum(batch.column("amount_pence")).as_py() or 0)
             return result, n, pence
         except RowLevel:
             pass  # the whole file goes the row-level way
     result = get_adapter(adapter).parse(path, context)
     rows = result.rows()
     check_accounting(path, result, rows if len(rows) else pd.DataFrame({"row": []}))
-    with pa.ipc.new_stream(ipc, _SCHEMA) as sink:
-        if len(rows):
-            sink.write_table(_frame_to_arrow(rows))
+    sink.start()
+    if len(rows):
+        sink.write(_frame_to_arrow(rows))
     amount = int(rows["amount_pence"].sum()) if len(rows) else 0
     return result, int(rows["row"].nunique()) if len(rows) else 0, amount
 
@@ -266,7 +337,7 @@ def ingest_files(
         plan = _Plan(store, jobs, reports, force)
         decisions = _decisions(pool, plan, adapter, Path(scratch))
         with closing(_results(pool, decisions)) as parsed:
-            _write(store, jobs, plan.prepared, parsed, reports, commit_rows, Path(scratch))
+            _write(store, jobs, plan.prepared, parsed, reports, commit_rows)
     later = plan.later
     for i in later:
         job = jobs[i]
@@ -349,11 +420,13 @@ def _prepare_many(items: list[tuple[Path, str | None]]) -> list[_Prepared]:
     return [_prepare(path, adapter) for path, adapter in items]
 
 
-def _decisions(
-    pool: Any, plan: _Plan, adapter: str | None, scratch: Path
-) -> Iterator[tuple[int, _Part]]:
-    """Each file to parse, in order, with its parse submitted to the pool as soon as its
-    preparation is decided (`PREPARE_FILES`, `PREPARE_AHEAD`)."""
+#: A task of parsing: the files' positions in the call, their one IPC stream, the results.
+_Task = tuple[list[int], Path, "Future[list[_Parsed]]"]
+
+
+def _decisions(pool: Any, plan: _Plan, adapter: str | None, scratch: Path) -> Iterator[_Task]:
+    """Each group of files to parse, in order, with its parse submitted to the pool as soon
+    as the files' preparations are decided (`PREPARE_FILES`, `PREPARE_AHEAD`)."""
     jobs = plan.jobs
     starts = iter(range(0, len(jobs), PREPARE_FILES))
     ahead: deque[tuple[int, Future[list[_Prepared]]]] = deque()
@@ -374,13 +447,10 @@ def _decisions(
             if plan.decide(i, prep):
                 job = jobs[i]
                 sid = _source_id(job, prep.digest)
-                chosen.append(
-                    (i, (job.path, prep.adapter, sid, job.options, scratch / f"{i}.arrow"))
-                )
+                chosen.append((i, (job.path, prep.adapter, sid, job.options)))
         for group in runs(chosen, _size, GROUP_BYTES):
-            parsed = pool.submit(_parse_many, [item for _, item in group])
-            for position, (i, _) in enumerate(group):
-                yield i, _Part(parsed, position)
+            ipc = scratch / f"{group[0][0]}.arrow"
+            yield [i for i, _ in group], ipc, pool.submit(_parse_many, [it for _, it in group], ipc)
 
 
 def _size(item: tuple[int, _ParseArgs]) -> int:
@@ -390,24 +460,16 @@ def _size(item: tuple[int, _ParseArgs]) -> int:
         return GROUP_BYTES  # alone: its parse will say what is wrong with it
 
 
-class _Part:
-    """One file's result of a task that parsed several (`_parse_many`)."""
-
-    def __init__(self, task: Future[list[_Parsed]], position: int) -> None:
-        self.task, self.position = task, position
-
-    def result(self) -> _Parsed:
-        return self.task.result()[self.position]
+#: A parsed group: the files' positions, their IPC stream, each file's result.
+_Group = tuple[list[int], Path, list[_Parsed]]
 
 
-def _results(
-    pool: Any, decisions: Iterator[tuple[int, _Part]]
-) -> Generator[tuple[int, _Parsed], None, None]:
-    """Each parsed file's result, in order. With a pool of processes the decisions are made
-    in a thread of their own, so the pool never waits for the writer to ask for more."""
+def _results(pool: Any, decisions: Iterator[_Task]) -> Generator[_Group, None, None]:
+    """Each parsed group, in order. With a pool of processes the decisions are made in a
+    thread of their own, so the pool never waits for the writer to ask for more."""
     if isinstance(pool, _InProcess):
-        for i, task in decisions:
-            yield i, task.result()
+        for indices, ipc, task in decisions:
+            yield indices, ipc, task.result()
         return
     handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
     stop = threading.Event()
@@ -430,8 +492,8 @@ def _results(
         while (item := handed.get()) is not done:
             if isinstance(item, BaseException):
                 raise item
-            i, task = item
-            yield i, task.result()
+            indices, ipc, task = item
+            yield indices, ipc, task.result()
     finally:
         stop.set()
         thread.join()
@@ -461,27 +523,30 @@ class _Writer:
         self.replaces: list[str] = []
         self.gathered = 0
 
-    def add(
-        self, batch: Batch, ipc: Path, quarantine: list[dict[str, Any]], replaces: list[str]
-    ) -> None:
+    def add(self, files: list[_Member], ipc: Path) -> None:
+        """The good files of a parsed group (their rows in order in the stream ``ipc``)."""
+        batches = [m.batch for m in files]
+        counts = [m.rows for m in files]
+        quarantine = [q for m in files for q in m.quarantine]
+        replaces = [r for m in files for r in m.replaces]
         if ipc.stat().st_size > STREAM_BYTES:
             self.flush()
             with pa.OSFile(str(ipc)) as source:  # read as it goes: memory stays bounded
-                rows = _with_provenance(pa.ipc.open_stream(source), batch)
-                self._insert([batch], rows, _quarantine_frame(quarantine), replaces)
+                rows = _with_provenance(pa.ipc.open_stream(source), batches, counts)
+                self._insert(batches, rows, _quarantine_frame(quarantine), replaces)
         else:
-            # memory-mapped: a small file's rows are read from the page cache where the
+            # memory-mapped: small files' rows are read from the page cache where the
             # worker wrote them, not copied into fresh buffers (the writer is the ingest's
-            # slowest path); a large one is streamed instead, so memory stays bounded
+            # slowest path); a large stream is read as it goes instead, so memory stays bounded
             with pa.memory_map(str(ipc)) as source:
                 table = pa.ipc.open_stream(source).read_all()
             self.replaces += replaces
-            self.batches.append(batch)
-            self.tables.append(_with_provenance(table, batch))
+            self.batches += batches
+            self.tables.append(_with_provenance(table, batches, counts))
             self.quarantine += quarantine
             self.gathered += table.num_rows
         ipc.unlink()
-        self.uncommitted += batch.rows_read
+        self.uncommitted += sum(b.rows_read for b in batches)
         if self.gathered >= GATHER_ROWS:
             self.flush()
         if self.commit_rows is not None and self.uncommitted >= self.commit_rows:
@@ -515,70 +580,112 @@ class _Writer:
         self.tx = self.con = None
 
 
-def _with_provenance(rows: Any, batch: Batch) -> Any:
-    """``rows`` (a table, or a stream of batches) with the batch's provenance columns, each
-    one dictionary-encoded value (no copy of the text per row)."""
-    names = list(_PROVENANCE)
-    values = [pa.array([getattr(batch, k)], pa.string()) for k in names]
+@dataclass
+class _Member:
+    """A good file of a parsed group, for the writer: its batch, how many rows it put in the
+    group's stream, its quarantine and the batches it supersedes."""
 
-    def extra(n: int) -> list[pa.Array]:
-        zeros = pa.array(np.zeros(n, dtype=np.int32))
-        return [pa.DictionaryArray.from_arrays(zeros, v) for v in values]
+    batch: Batch
+    rows: int
+    quarantine: list[dict[str, Any]]
+    replaces: list[str]
+
+
+def _with_provenance(rows: Any, batches: list[Batch], counts: list[int]) -> Any:
+    """``rows`` (a table, or a stream of batches: ``counts[k]`` rows of ``batches[k]``'s
+    file, then the next file's) with each row's provenance columns, dictionary-encoded
+    (each file's values once, no copy of the text per row)."""
+    names = list(_PROVENANCE)
+    values = [pa.array([getattr(b, k) for b in batches], pa.string()) for k in names]
+    ends = np.cumsum(counts)
+
+    def extra(start: int, n: int) -> list[pa.Array]:
+        member: np.ndarray = (
+            np.zeros(n, dtype=np.int32)
+            if len(batches) == 1
+            else np.searchsorted(ends, np.arange(start, start + n), side="right")
+        )
+        indices = pa.array(member.astype(np.int32))
+        return [pa.DictionaryArray.from_arrays(indices, v) for v in values]
+
+    def check(n: int) -> None:  # a worker's count and its stream disagree: write nothing
+        if n != int(ends[-1]):
+            raise ValueError(f"{n:,} rows in the stream for {int(ends[-1]):,}")
 
     if isinstance(rows, pa.Table):
-        for name, arr in zip(names, extra(rows.num_rows), strict=True):
+        check(rows.num_rows)
+        for name, arr in zip(names, extra(0, rows.num_rows), strict=True):
             rows = rows.append_column(name, arr)
         return rows
     schema = rows.schema
-    for name, arr in zip(names, extra(0), strict=True):
+    for name, arr in zip(names, extra(0, 0), strict=True):
         schema = schema.append(pa.field(name, arr.type))
-    return pa.RecordBatchReader.from_batches(
-        schema,
-        (pa.RecordBatch.from_arrays([*b.columns, *extra(b.num_rows)], schema=schema) for b in rows),
-    )
+
+    def with_extra() -> Iterator[pa.RecordBatch]:
+        start = 0
+        for b in rows:
+            if start + b.num_rows > int(ends[-1]):
+                check(start + b.num_rows)
+            yield pa.RecordBatch.from_arrays([*b.columns, *extra(start, b.num_rows)], schema=schema)
+            start += b.num_rows
+        check(start)
+
+    return pa.RecordBatchReader.from_batches(schema, with_extra())
 
 
 def _write(
     store: Store,
     jobs: list[FileJob],
     prepared: list[_Prepared],
-    parsed: Iterable[tuple[int, _Parsed]],
+    parsed: Iterable[_Group],
     reports: list[FileReport | None],
     commit_rows: int | None,
-    scratch: Path,
 ) -> None:
-    """Write each parsed file's batch (file ``i``'s result), in order, through one `_Writer`."""
+    """Write each parsed group's good files, in order, through one `_Writer`; report each."""
     writer = _Writer(store, commit_rows)
     with store.limits(WRITER_MEMORY, threads=WRITER_THREADS):
         try:
-            for i, res in parsed:
-                job, prep, ipc = jobs[i], prepared[i], scratch / f"{i}.arrow"
-                if res.error is not None:
-                    reports[i] = FileReport(job.path.name, prep.adapter, "error", message=res.error)
+            for indices, ipc, results in parsed:
+                good = [
+                    _written(i, jobs[i], prepared[i], res, reports)
+                    for i, res in zip(indices, results, strict=True)
+                ]
+                files = [m for m in good if m is not None]
+                if files:
+                    writer.add(files, ipc)
+                else:
                     ipc.unlink(missing_ok=True)
-                    continue
-                batch, quarantine = _batch(job, prep, res)
-                old = prep.replaces if prep.replaces is not None else pd.DataFrame()
-                writer.add(batch, ipc, quarantine, list(old.get("batch_id", [])))
-                reports[i] = FileReport(
-                    batch.file,
-                    prep.adapter,
-                    "ingested",
-                    res.rows_read,
-                    res.rows_ledger,
-                    len(res.quarantine),
-                    res.amount_pence / 100,
-                    "; ".join(res.notes),
-                    dict(res.skipped),
-                    list(res.notes),
-                    source_id=batch.source_id,
-                    batch_id=batch.batch_id,
-                    replaced=replaced_records(old) if len(old) else [],
-                )
             writer.commit()
         except BaseException as exc:
             writer.abort(exc)
             raise
+
+
+def _written(
+    i: int, job: FileJob, prep: _Prepared, res: _Parsed, reports: list[FileReport | None]
+) -> _Member | None:
+    """File ``i``'s report, and what the writer is to write of it (None: it failed)."""
+    if res.error is not None:
+        reports[i] = FileReport(job.path.name, prep.adapter, "error", message=res.error)
+        return None
+    batch, quarantine = _batch(job, prep, res)
+    old = prep.replaces if prep.replaces is not None else pd.DataFrame()
+    reports[i] = FileReport(
+        batch.file,
+        prep.adapter,
+        "ingested",
+        res.rows_read,
+        res.rows_ledger,
+        len(res.quarantine),
+        res.amount_pence / 100,
+        "; ".join(res.notes),
+        dict(res.skipped),
+        list(res.notes),
+        source_id=batch.source_id,
+        batch_id=batch.batch_id,
+        replaced=replaced_records(old) if len(old) else [],
+    )
+    return _Member(batch, res.rows_written, quarantine, list(old.get("batch_id", [])))
 
 
 def _quarantine_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
