@@ -685,7 +685,8 @@ def _written(
         batch_id=batch.batch_id,
         replaced=replaced_records(old) if len(old) else [],
     )
-    return _Member(batch, res.rows_written, quarantine, list(old.get("batch_id", [])))
+    replaces = list(old["batch_id"]) if len(old) else []
+    return _Member(batch, res.rows_written, quarantine, replaces)
 
 
 def _quarantine_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
