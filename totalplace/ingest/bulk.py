@@ -2,11 +2,11 @@
 parser where it has one, else row by row), one writer puts them into the store.
 
 * Workers never touch the store: each task writes its files' ledger rows to one Arrow IPC
-  stream in a scratch folder beside the store (small files share a stream, file after file; a
-  large file has its own, written as it is parsed) and sends back only counts, notes and
-  quarantine. The writer streams the rows into DuckDB (no pandas round trip) in submission
-  order, each row given its own file's provenance, so the ledger does not depend on the
-  number of workers.
+  stream in a scratch folder beside the store (`handoff`: small files share a stream, file
+  after file; a large file has its own, written as it is parsed) and sends back only counts,
+  notes and quarantine. The writer streams the rows into DuckDB (no pandas round trip) in
+  submission order, each row given its own file's provenance, so the ledger does not depend
+  on the number of workers.
 * Writes share large transactions (a COMMIT after about ``commit_rows`` rows, 2 M by default,
   never inside a file): a killed ingest leaves every file of the uncommitted transaction out,
   and never half a file.
@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from totalplace.errors import TotalPlaceError
 from totalplace.ingest.base import ParseContext, ParseResult, get_adapter
 from totalplace.ingest.columnar import CHUNK_BYTES, COLUMNAR, COLUMNAR_MANY, RowLevel, runs
+from totalplace.ingest.handoff import PROVENANCE, SCHEMA, GroupSink, Sink, with_provenance
 from totalplace.ingest.pipeline import (
     FileReport,
     batch_counts,
@@ -51,7 +51,7 @@ from totalplace.ingest.pipeline import (
     superseded,
     unchanged_report,
 )
-from totalplace.ledger.schema import QUARANTINE_COLUMNS, conform, ledger_arrow_schema
+from totalplace.ledger.schema import QUARANTINE_COLUMNS, conform
 from totalplace.ledger.store import Batch, Store
 from totalplace.sources.catalogue import sha256_file
 
@@ -63,8 +63,6 @@ WRITER_MEMORY = "300MB"
 #: DuckDB's threads while the writer runs: one, as the parsing workers use the other cores (on
 #: two cores an insert runs faster on one thread than on two: 1.1 against 1.6 us a row).
 WRITER_THREADS = 1
-_PROVENANCE = ("source_id", "file", "batch_id")
-_SCHEMA = ledger_arrow_schema(exclude=_PROVENANCE, dictionary=True)
 
 
 @dataclass(frozen=True)
@@ -121,61 +119,12 @@ def _prepare(path: Path, adapter: str | None) -> _Prepared:
     return out
 
 
-class _Sink:
-    """Where a worker puts one file's ledger rows: `start` before each attempt at parsing it
-    (an attempt by the columnar parser that falls back to the row-level way is discarded),
-    `write` for each part of its rows, `close` at the end."""
-
-    def __init__(self, ipc: Path) -> None:
-        self.ipc, self.stream, self.written = ipc, None, 0
-
-    def start(self) -> None:  # a fresh stream: what an earlier attempt wrote is gone
-        self.close()
-        self.stream, self.written = pa.ipc.new_stream(self.ipc, _SCHEMA), 0
-
-    def write(self, part: pa.RecordBatch | pa.Table) -> None:
-        assert self.stream is not None
-        if isinstance(part, pa.Table):
-            self.stream.write_table(part)
-        else:
-            self.stream.write_batch(part)
-        self.written += part.num_rows
-
-    def close(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
-            self.stream = None
-
-
-class _GroupSink(_Sink):
-    """One stream for a group of small files, each file's rows in it only once the file has
-    parsed whole (`keep`), so the stream holds the good files' rows in order: one stream to
-    make and read for the group, not one a file (`_Writer.add`)."""
-
-    def __init__(self, ipc: Path) -> None:
-        super().__init__(ipc)
-        self.stream = pa.ipc.new_stream(ipc, _SCHEMA)
-        self.parts: list[pa.RecordBatch | pa.Table] = []
-
-    def start(self) -> None:
-        self.parts, self.written = [], 0
-
-    def write(self, part: pa.RecordBatch | pa.Table) -> None:
-        self.parts.append(part)
-        self.written += part.num_rows
-
-    def keep(self) -> None:
-        for part in self.parts:
-            super().write(part)
-        self.parts = []
-
-
 def _parse(
     path: Path,
     adapter: str,
     source_id: str,
     options: Mapping[str, Any],
-    sink: _Sink,
+    sink: Sink,
     done: _Done | None = None,
 ) -> _Parsed:
     """Worker step 2: parse one file, its rows into ``sink``; counts and quarantine back.
@@ -217,12 +166,12 @@ def _parse_many(items: list[_ParseArgs], ipc: Path) -> list[_Parsed]:
         parsed = parse_many([(p, c, r) for (p, c), r in zip(jobs, results, strict=True)])
         done.update(zip(chosen, zip(results, parsed, strict=True), strict=True))
     if len(items) == 1:
-        sink = _Sink(ipc)
+        sink = Sink(ipc)
         try:
             return [_parse(*items[0], sink, done=done.get(0))]
         finally:
             sink.close()
-    group = _GroupSink(ipc)
+    group = GroupSink(ipc)
     out = []
     try:
         for k, item in enumerate(items):
@@ -235,7 +184,7 @@ def _parse_many(items: list[_ParseArgs], ipc: Path) -> list[_Parsed]:
 
 
 def _parse_into(
-    path: Path, adapter: str, context: ParseContext, sink: _Sink, done: _Done | None = None
+    path: Path, adapter: str, context: ParseContext, sink: Sink, done: _Done | None = None
 ) -> tuple[ParseResult, int, int]:
     columnar = COLUMNAR.get(adapter)
     if columnar is not None:
@@ -264,10 +213,10 @@ def _parse_into(
 
 def _frame_to_arrow(rows: pd.DataFrame) -> pa.Table:
     """Row-level output in the ledger's Arrow schema, through the pandas `conform`."""
-    placeholders = dict.fromkeys(_PROVENANCE, "-")
-    frame = conform(rows.assign(**placeholders)).drop(columns=list(_PROVENANCE))
+    placeholders = dict.fromkeys(PROVENANCE, "-")
+    frame = conform(rows.assign(**placeholders)).drop(columns=list(PROVENANCE))
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    return table.cast(_SCHEMA)
+    return table.cast(SCHEMA)
 
 
 #: How much lower the parsing workers' CPU priority is than the writer's (``os.nice``).
@@ -532,7 +481,7 @@ class _Writer:
         if ipc.stat().st_size > STREAM_BYTES:
             self.flush()
             with pa.OSFile(str(ipc)) as source:  # read as it goes: memory stays bounded
-                rows = _with_provenance(pa.ipc.open_stream(source), batches, counts)
+                rows = with_provenance(pa.ipc.open_stream(source), batches, counts)
                 self._insert(batches, rows, _quarantine_frame(quarantine), replaces)
         else:
             # memory-mapped: small files' rows are read from the page cache where the
@@ -542,7 +491,7 @@ class _Writer:
                 table = pa.ipc.open_stream(source).read_all()
             self.replaces += replaces
             self.batches += batches
-            self.tables.append(_with_provenance(table, batches, counts))
+            self.tables.append(with_provenance(table, batches, counts))
             self.quarantine += quarantine
             self.gathered += table.num_rows
         ipc.unlink()
@@ -589,48 +538,6 @@ class _Member:
     rows: int
     quarantine: list[dict[str, Any]]
     replaces: list[str]
-
-
-def _with_provenance(rows: Any, batches: list[Batch], counts: list[int]) -> Any:
-    """``rows`` (a table, or a stream of batches: ``counts[k]`` rows of ``batches[k]``'s
-    file, then the next file's) with each row's provenance columns, dictionary-encoded
-    (each file's values once, no copy of the text per row)."""
-    names = list(_PROVENANCE)
-    values = [pa.array([getattr(b, k) for b in batches], pa.string()) for k in names]
-    ends = np.cumsum(counts)
-
-    def extra(start: int, n: int) -> list[pa.Array]:
-        member: np.ndarray = (
-            np.zeros(n, dtype=np.int32)
-            if len(batches) == 1
-            else np.searchsorted(ends, np.arange(start, start + n), side="right")
-        )
-        indices = pa.array(member.astype(np.int32))
-        return [pa.DictionaryArray.from_arrays(indices, v) for v in values]
-
-    def check(n: int) -> None:  # a worker's count and its stream disagree: write nothing
-        if n != int(ends[-1]):
-            raise ValueError(f"{n:,} rows in the stream for {int(ends[-1]):,}")
-
-    if isinstance(rows, pa.Table):
-        check(rows.num_rows)
-        for name, arr in zip(names, extra(0, rows.num_rows), strict=True):
-            rows = rows.append_column(name, arr)
-        return rows
-    schema = rows.schema
-    for name, arr in zip(names, extra(0, 0), strict=True):
-        schema = schema.append(pa.field(name, arr.type))
-
-    def with_extra() -> Iterator[pa.RecordBatch]:
-        start = 0
-        for b in rows:
-            if start + b.num_rows > int(ends[-1]):
-                check(start + b.num_rows)
-            yield pa.RecordBatch.from_arrays([*b.columns, *extra(start, b.num_rows)], schema=schema)
-            start += b.num_rows
-        check(start)
-
-    return pa.RecordBatchReader.from_batches(schema, with_extra())
 
 
 def _write(
