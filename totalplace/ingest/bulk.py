@@ -165,21 +165,15 @@ def _parse_many(items: list[_ParseArgs], ipc: Path) -> list[_Parsed]:
         results = [ParseResult() for _ in chosen]
         parsed = parse_many([(p, c, r) for (p, c), r in zip(jobs, results, strict=True)])
         done.update(zip(chosen, zip(results, parsed, strict=True), strict=True))
-    if len(items) == 1:
-        sink = Sink(ipc)
-        try:
-            return [_parse(*items[0], sink, done=done.get(0))]
-        finally:
-            sink.close()
-    group = GroupSink(ipc)
+    sink = Sink(ipc) if len(items) == 1 else GroupSink(ipc)
     out = []
     try:
         for k, item in enumerate(items):
-            out.append(parsed_one := _parse(*item, group, done=done.get(k)))
-            if parsed_one.error is None:
-                group.keep()
+            out.append(one := _parse(*item, sink, done=done.get(k)))
+            if one.error is None:
+                sink.keep()
     finally:
-        group.close()
+        sink.close()
     return out
 
 

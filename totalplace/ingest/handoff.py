@@ -31,7 +31,8 @@ SCHEMA = ledger_arrow_schema(exclude=PROVENANCE, dictionary=True)
 class Sink:
     """Where a worker puts one file's ledger rows: `start` before each attempt at parsing it
     (an attempt by the columnar parser that falls back to the row-level way is discarded),
-    `write` for each part of its rows, `close` at the end."""
+    `write` for each part of its rows, `keep` once the file has parsed whole, `close` at the
+    end."""
 
     def __init__(self, ipc: Path) -> None:
         self.ipc, self.stream, self.written = ipc, None, 0
@@ -47,6 +48,9 @@ class Sink:
         else:
             self.stream.write_batch(part)
         self.written += part.num_rows
+
+    def keep(self) -> None:
+        """The file parsed whole: its rows stay (here they are in the stream already)."""
 
     def close(self) -> None:
         if self.stream is not None:
